@@ -1,0 +1,1 @@
+int quic_alloc_placeholder(void);

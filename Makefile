@@ -1,0 +1,27 @@
+# QuicXDP — see README.md. `make test` is the test command CI runs (.ci/run).
+SWIFT ?= swift
+SWIFT_BUILD_FLAGS ?=
+
+.PHONY: all deps build test bench bpf clean
+
+all: build
+
+deps:
+	@tools/install-deps.sh
+
+bpf: deps
+	@if [ -f bpf/Makefile ]; then $(MAKE) -s -C bpf; fi
+
+build: deps bpf
+	$(SWIFT) build $(SWIFT_BUILD_FLAGS)
+
+test: deps bpf
+	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
+	$(SWIFT) test --skip-build $(SWIFT_BUILD_FLAGS)
+
+bench: deps bpf
+	$(SWIFT) run -c release $(SWIFT_BUILD_FLAGS) QuicBench
+
+clean:
+	rm -rf .build
+	@if [ -f bpf/Makefile ]; then $(MAKE) -s -C bpf clean; fi

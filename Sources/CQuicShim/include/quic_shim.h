@@ -1,0 +1,31 @@
+#ifndef QUICXDP_SHIM_H
+#define QUICXDP_SHIM_H
+// The project's only hand-written C for userspace: what Swift cannot call directly.
+// Every function carries the `quic_` prefix.
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+// --- OpenSSL macros -------------------------------------------------------------------------
+/// OPENSSL_free is a macro over CRYPTO_free(ptr, __FILE__, __LINE__).
+void quic_openssl_free(void *ptr);
+
+// --- _GNU_SOURCE socket calls --------------------------------------------------------------
+/// Same layout as glibc's `struct mmsghdr` (checked by a static assertion in the .c file).
+struct quic_mmsghdr {
+    struct msghdr msg_hdr;
+    unsigned int msg_len;
+};
+int quic_recvmmsg(int fd, struct quic_mmsghdr *msgs, unsigned int vlen, int flags);
+int quic_sendmmsg(int fd, struct quic_mmsghdr *msgs, unsigned int vlen, int flags);
+/// setns(2): join the namespace behind `fd` (CLONE_NEWNET for a network namespace).
+int quic_setns_net(int fd);
+
+// --- control-message macros ----------------------------------------------------------------
+struct cmsghdr *quic_cmsg_firsthdr(struct msghdr *msg);
+struct cmsghdr *quic_cmsg_nxthdr(struct msghdr *msg, struct cmsghdr *cmsg);
+unsigned char *quic_cmsg_data(struct cmsghdr *cmsg);
+size_t quic_cmsg_space(size_t len);
+size_t quic_cmsg_len(size_t len);
+
+#endif

@@ -1,0 +1,25 @@
+#define _GNU_SOURCE
+#include "quic_shim.h"
+#include <sched.h>
+#include <openssl/crypto.h>
+
+_Static_assert(sizeof(struct quic_mmsghdr) == sizeof(struct mmsghdr), "mmsghdr layout");
+_Static_assert(offsetof(struct quic_mmsghdr, msg_len) == offsetof(struct mmsghdr, msg_len), "mmsghdr layout");
+
+void quic_openssl_free(void *ptr) { OPENSSL_free(ptr); }
+
+int quic_recvmmsg(int fd, struct quic_mmsghdr *msgs, unsigned int vlen, int flags) {
+    return recvmmsg(fd, (struct mmsghdr *)msgs, vlen, flags, NULL);
+}
+
+int quic_sendmmsg(int fd, struct quic_mmsghdr *msgs, unsigned int vlen, int flags) {
+    return sendmmsg(fd, (struct mmsghdr *)msgs, vlen, flags);
+}
+
+int quic_setns_net(int fd) { return setns(fd, CLONE_NEWNET); }
+
+struct cmsghdr *quic_cmsg_firsthdr(struct msghdr *msg) { return CMSG_FIRSTHDR(msg); }
+struct cmsghdr *quic_cmsg_nxthdr(struct msghdr *msg, struct cmsghdr *cmsg) { return CMSG_NXTHDR(msg, cmsg); }
+unsigned char *quic_cmsg_data(struct cmsghdr *cmsg) { return CMSG_DATA(cmsg); }
+size_t quic_cmsg_space(size_t len) { return CMSG_SPACE(len); }
+size_t quic_cmsg_len(size_t len) { return CMSG_LEN(len); }
