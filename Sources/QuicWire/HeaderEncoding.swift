@@ -101,5 +101,13 @@ public enum HeaderBits {
     public static let shortSpin: UInt8 = 0x20
 
     @inlinable public static func isLongHeader(_ first: UInt8) -> Bool { first & 0x80 != 0 }
+
+    /// Checks the reserved bits of a first byte whose protection is removed: non-zero is a
+    /// PROTOCOL_VIOLATION once the packet has been decrypted (RFC 9000 §17.2, §17.3.1).
+    @inlinable
+    public static func checkReservedBits(_ first: UInt8) throws(WireError) {
+        let reserved = isLongHeader(first) ? longReserved : shortReserved
+        guard first & reserved == 0 else { throw WireError(.protocolViolation, .reservedBits) }
+    }
     @inlinable public static func packetNumberLength(_ first: UInt8) -> Int { Int(first & 0x03) + 1 }
 }

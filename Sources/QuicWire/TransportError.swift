@@ -68,6 +68,7 @@ public struct WireError: Error, Hashable, Sendable, CustomStringConvertible {
         case forbiddenParameter
         case missingParameter
         case fixedBitZero
+        case reservedBits
         case unsupportedVersion
         case invalidPacket
         case emptyPayload

@@ -1,9 +1,7 @@
 /// A QUIC variable-length integer (RFC 9000 §16): 0 ..< 2^62, encoded in 1, 2, 4 or 8 bytes with
 /// the length in the two high bits of the first byte.
 @frozen
-public struct VarInt: RawRepresentable, Hashable, Comparable, Sendable, CustomStringConvertible,
-    ExpressibleByIntegerLiteral
-{
+public struct VarInt: RawRepresentable, Hashable, Comparable, Sendable, CustomStringConvertible {
     public let rawValue: UInt64
 
     /// 2^62 − 1, the largest value a variable-length integer can carry.
@@ -25,8 +23,6 @@ public struct VarInt: RawRepresentable, Hashable, Comparable, Sendable, CustomSt
         precondition(value <= (1 << 62) - 1, "value exceeds the varint range")
         self.rawValue = value
     }
-
-    @inlinable public init(integerLiteral value: UInt64) { self.init(unchecked: value) }
 
     /// Bytes of the shortest encoding.
     @inlinable public var encodedLength: Int { VarInt.encodedLength(rawValue) }
