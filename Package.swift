@@ -41,8 +41,7 @@ let package = Package(
         .executableTarget(
             name: "QuicBench",
             dependencies: ["QuicCrypto", "QuicWire", "COpenSSL", "CAllocCounter"],
-            path: "Benchmarks/QuicBench",
-            swiftSettings: [.unsafeFlags(["-Ounchecked"])]
+            path: "Benchmarks/QuicBench"
         ),
     ],
     swiftLanguageModes: [.v6]
