@@ -27,8 +27,10 @@ let package = Package(
 
         .target(name: "QuicWire"),
         .target(name: "QuicCrypto", dependencies: ["QuicWire", "COpenSSL", "CQuicShim"]),
+        .target(name: "QuicCore", dependencies: ["QuicWire", "QuicCrypto"]),
 
         .testTarget(name: "QuicWireTests", dependencies: ["QuicWire"]),
+        .testTarget(name: "QuicCoreTests", dependencies: ["QuicCore", "QuicWire", "QuicCrypto"]),
         .testTarget(
             name: "QuicCryptoTests",
             dependencies: ["QuicCrypto", "QuicWire"],

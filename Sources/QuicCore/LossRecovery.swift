@@ -1,0 +1,346 @@
+import QuicWire
+
+/// What happens to a sent frame's record.
+public enum FrameOutcome: Sendable {
+    case acknowledged
+    case lost
+}
+
+/// What the loss detection timer asks the connection to do (RFC 9002 §6.2.4, Appendix A.9).
+public enum LossTimerAction: Sendable, Equatable {
+    /// Time-threshold loss was declared; frames were already handed back.
+    case declaredLost
+    /// Send `count` ack-eliciting probe packets in `space`, new data if any, else retransmitted data.
+    case probe(space: PacketNumberSpace, count: Int)
+    /// Nothing to do.
+    case none
+}
+
+/// Loss detection and congestion control for one connection (RFC 9002 §5–§7, Appendix A and B),
+/// generic over the controller.
+public struct LossRecovery<Controller: CongestionController>: Sendable {
+    /// kPacketThreshold (§6.1.1).
+    public static var packetThreshold: UInt64 { 3 }
+    /// kPersistentCongestionThreshold (§7.6.1).
+    public static var persistentCongestionThreshold: Int64 { 3 }
+
+    public private(set) var rtt = RTTEstimator()
+    public private(set) var controller: Controller
+    public private(set) var bytesInFlight = 0
+    public private(set) var ptoCount = 0
+    /// The peer's max_ack_delay.
+    public var maxAckDelay = TimeSpan.milliseconds(25)
+    public var isServer: Bool
+    public var handshakeConfirmed = false
+    public var hasHandshakeKeys = false
+    /// Client: whether the server has certainly validated our address (§A.8
+    /// PeerCompletedAddressValidation).
+    public var receivedHandshakeAck = false
+
+    var spaces = [SpaceState(), SpaceState(), SpaceState()]
+    /// Scratch storage reused for each ACK.
+    var newlyAcked: [AckedPacketInfo] = []
+    /// The loss detection timer.
+    public private(set) var timer: Instant?
+
+    struct SpaceState: Sendable {
+        var sent = SentPacketQueue()
+        var largestAcked: UInt64?
+        var timeOfLastAckEliciting: Instant?
+        var lossTime: Instant?
+        var ecnCE: UInt64 = 0
+        var discarded = false
+    }
+
+    public init(controller: Controller, isServer: Bool) {
+        self.controller = controller
+        self.isServer = isServer
+        newlyAcked.reserveCapacity(64)
+    }
+
+    // MARK: Sending
+
+    /// The packet number the next packet in `space` takes.
+    public func nextPacketNumber(_ space: PacketNumberSpace) -> UInt64 { spaces[space.rawValue].sent.nextPacketNumber }
+
+    public func largestAcked(_ space: PacketNumberSpace) -> UInt64? { spaces[space.rawValue].largestAcked }
+
+    /// Records one frame of the packet about to be committed in `space`.
+    public mutating func recordFrame(_ frame: SentFrame, space: PacketNumberSpace) {
+        spaces[space.rawValue].sent.addFrame(frame)
+    }
+
+    /// The frame cursor before a packet's frames are recorded.
+    public func frameCursor(_ space: PacketNumberSpace) -> Int { spaces[space.rawValue].sent.frameCursor }
+
+    /// OnPacketSent (Appendix A.5): the packet with the frames recorded since `firstFrame`.
+    public mutating func onPacketSent(
+        space: PacketNumberSpace, packetNumber: UInt64, firstFrame: Int, now: Instant, bytes: Int,
+        ackEliciting: Bool, inFlight: Bool, amplificationBlocked: Bool = false
+    ) {
+        let frameCount = spaces[space.rawValue].sent.frameCursor - firstFrame
+        spaces[space.rawValue].sent.append(
+            SentPacket(
+                packetNumber: packetNumber, timeSent: now, bytes: bytes, ackEliciting: ackEliciting, inFlight: inFlight,
+                firstFrame: firstFrame, frameCount: frameCount, state: .outstanding))
+        if inFlight {
+            if ackEliciting { spaces[space.rawValue].timeOfLastAckEliciting = now }
+            bytesInFlight += bytes
+            controller.onPacketSent(now: now, bytes: bytes, bytesInFlight: bytesInFlight)
+            updateTimer(now: now, amplificationBlocked: amplificationBlocked)
+        }
+    }
+
+    /// Whether the window has room for `bytes` more.
+    public func canSend(bytes: Int) -> Bool { bytesInFlight + bytes <= controller.congestionWindow }
+
+    public var congestionWindow: Int { controller.congestionWindow }
+
+    // MARK: Acknowledgments
+
+    /// OnAckReceived (Appendix A.7). `ackDelay` is the decoded delay; `onFrame` receives every
+    /// frame record of newly acknowledged and newly lost packets. Throws PROTOCOL_VIOLATION for
+    /// an acknowledgment of a packet never sent (RFC 9000 §13.1).
+    public mutating func onAckReceived(
+        _ ack: AckFrame, space: PacketNumberSpace, ackDelay: TimeSpan, now: Instant, isAppLimited: Bool,
+        amplificationBlocked: Bool = false, onFrame: (SentFrame, FrameOutcome) -> Void
+    ) throws(WireError) {
+        let spaceIndex = space.rawValue
+        guard ack.largestAcknowledged < spaces[spaceIndex].sent.nextPacketNumber else {
+            throw WireError(.protocolViolation, .invalidValue, frameType: FrameType.ack.rawValue)
+        }
+        spaces[spaceIndex].largestAcked = max(spaces[spaceIndex].largestAcked ?? 0, ack.largestAcknowledged)
+
+        newlyAcked.removeAll(keepingCapacity: true)
+        var largestNewlyAcked: SentPacket?
+        var includesAckEliciting = false
+        for range in ack.ranges {
+            var packetNumber = range.upperBound
+            // Walk down the range, but only over packets still remembered.
+            let lowest = max(range.lowerBound, spaces[spaceIndex].sent.firstPacketNumber)
+            guard packetNumber >= lowest else { continue }
+            while true {
+                if let index = spaces[spaceIndex].sent.index(of: packetNumber) {
+                    var packet = spaces[spaceIndex].sent[index]
+                    if packet.state == .outstanding {
+                        packet.state = .acked
+                        spaces[spaceIndex].sent[index] = packet
+                        if largestNewlyAcked == nil { largestNewlyAcked = packet }
+                        if packet.ackEliciting { includesAckEliciting = true }
+                        if packet.inFlight {
+                            bytesInFlight -= packet.bytes
+                            newlyAcked.append(
+                                AckedPacketInfo(packetNumber: packet.packetNumber, sentTime: packet.timeSent, bytes: packet.bytes))
+                        }
+                        for frameIndex in packet.firstFrame..<(packet.firstFrame + packet.frameCount) {
+                            onFrame(spaces[spaceIndex].sent.frame(at: frameIndex), .acknowledged)
+                        }
+                    }
+                }
+                if packetNumber == lowest { break }
+                packetNumber -= 1
+            }
+        }
+        guard let largest = largestNewlyAcked else { return }
+
+        if largest.packetNumber == ack.largestAcknowledged && includesAckEliciting {
+            let delay = handshakeConfirmed ? min(ackDelay, maxAckDelay) : ackDelay
+            rtt.update(latest: now - largest.timeSent, ackDelay: space == .applicationData ? delay : .zero, now: now)
+        }
+        if space == .handshake { receivedHandshakeAck = true }
+
+        if let ecn = ack.ecnCounts, ecn.ce > spaces[spaceIndex].ecnCE {
+            // ProcessECN (Appendix B.7): a CE increase is a congestion event.
+            spaces[spaceIndex].ecnCE = ecn.ce
+            controller.onCongestionEvent(now: now, sentTime: largest.timeSent)
+        }
+
+        detectLostPackets(space: space, now: now, onFrame: onFrame)
+        for packet in newlyAcked {
+            controller.onPacketAcked(packet, now: now, rtt: rtt, isAppLimited: isAppLimited)
+        }
+        controller.onAckProcessed(now: now, rtt: rtt, bytesInFlight: bytesInFlight)
+        if peerCompletedAddressValidation { ptoCount = 0 }
+        spaces[spaceIndex].sent.dropSettledFront()
+        updateTimer(now: now, amplificationBlocked: amplificationBlocked)
+    }
+
+    /// DetectAndRemoveLostPackets (Appendix A.10) and OnPacketsLost (Appendix B.8).
+    mutating func detectLostPackets(space: PacketNumberSpace, now: Instant, onFrame: (SentFrame, FrameOutcome) -> Void) {
+        let spaceIndex = space.rawValue
+        guard let largestAcked = spaces[spaceIndex].largestAcked else { return }
+        spaces[spaceIndex].lossTime = nil
+        let lossDelay = max(max(rtt.latestRTT, rtt.smoothedRTT).scaled(9, 8), RTTEstimator.granularity)
+
+        var sentTimeOfLastLoss: Instant?
+        // Persistent congestion (§7.6.2): a run of consecutive lost ack-eliciting packets, all
+        // sent after the first RTT sample, spanning the persistent congestion duration.
+        var runStart: Instant?
+        var runEnd: Instant?
+        var persistent = false
+        let duration =
+            (rtt.smoothedRTT + max(rtt.rttVariance * 4, RTTEstimator.granularity) + maxAckDelay)
+            * Self.persistentCongestionThreshold
+
+        for index in spaces[spaceIndex].sent.indices {
+            var packet = spaces[spaceIndex].sent[index]
+            if packet.packetNumber > largestAcked { break }
+            switch packet.state {
+            case .acked:
+                runStart = nil
+                continue
+            case .lost:
+                continue
+            case .outstanding:
+                break
+            }
+            // time_sent <= now - loss_delay, written so that it cannot underflow early on.
+            if packet.timeSent + lossDelay <= now || largestAcked >= packet.packetNumber + Self.packetThreshold {
+                packet.state = .lost
+                spaces[spaceIndex].sent[index] = packet
+                if packet.inFlight {
+                    bytesInFlight -= packet.bytes
+                    sentTimeOfLastLoss = max(sentTimeOfLastLoss ?? packet.timeSent, packet.timeSent)
+                }
+                for frameIndex in packet.firstFrame..<(packet.firstFrame + packet.frameCount) {
+                    onFrame(spaces[spaceIndex].sent.frame(at: frameIndex), .lost)
+                }
+                if packet.ackEliciting, let firstSample = rtt.firstSampleTime, packet.timeSent > firstSample {
+                    if runStart == nil { runStart = packet.timeSent }
+                    runEnd = packet.timeSent
+                    if let runStart, let runEnd, runEnd - runStart >= duration { persistent = true }
+                }
+            } else {
+                runStart = nil
+                let candidate = packet.timeSent + lossDelay
+                spaces[spaceIndex].lossTime = min(spaces[spaceIndex].lossTime ?? candidate, candidate)
+            }
+        }
+        if let sentTimeOfLastLoss { controller.onCongestionEvent(now: now, sentTime: sentTimeOfLastLoss) }
+        if persistent {
+            controller.onPersistentCongestion(now: now)
+        }
+    }
+
+    // MARK: Timer
+
+    /// PeerCompletedAddressValidation (Appendix A.8).
+    public var peerCompletedAddressValidation: Bool { isServer || receivedHandshakeAck || handshakeConfirmed }
+
+    var ackElicitingInFlight: Bool {
+        spaces.contains { !$0.discarded && $0.sent.ackElicitingInFlight > 0 }
+    }
+
+    /// GetLossTimeAndSpace.
+    func earliestLossTime() -> (Instant, PacketNumberSpace)? {
+        var result: (Instant, PacketNumberSpace)?
+        for space in PacketNumberSpace.allCases {
+            if let time = spaces[space.rawValue].lossTime, result == nil || time < result!.0 { result = (time, space) }
+        }
+        return result
+    }
+
+    /// GetPtoTimeAndSpace.
+    func ptoTimeAndSpace(now: Instant) -> (Instant, PacketNumberSpace)? {
+        var duration = rtt.probeTimeout * (1 << Int64(min(ptoCount, 30)))
+        if !ackElicitingInFlight {
+            // Anti-deadlock PTO from the current time (client only).
+            return (now + duration, hasHandshakeKeys ? .handshake : .initial)
+        }
+        var result: (Instant, PacketNumberSpace)?
+        for space in PacketNumberSpace.allCases {
+            let state = spaces[space.rawValue]
+            guard !state.discarded, state.sent.ackElicitingInFlight > 0, let last = state.timeOfLastAckEliciting else {
+                continue
+            }
+            if space == .applicationData {
+                if !handshakeConfirmed { return result }
+                duration = duration + maxAckDelay * (1 << Int64(min(ptoCount, 30)))
+            }
+            let time = last + duration
+            if result == nil || time < result!.0 { result = (time, space) }
+        }
+        return result
+    }
+
+    /// SetLossDetectionTimer (Appendix A.8).
+    public mutating func updateTimer(now: Instant, amplificationBlocked: Bool) {
+        if let (time, _) = earliestLossTime() {
+            timer = time
+            return
+        }
+        if amplificationBlocked {
+            timer = nil
+            return
+        }
+        if !ackElicitingInFlight && peerCompletedAddressValidation {
+            timer = nil
+            return
+        }
+        timer = ptoTimeAndSpace(now: now)?.0
+    }
+
+    /// OnLossDetectionTimeout (Appendix A.9).
+    public mutating func onTimeout(
+        now: Instant, amplificationBlocked: Bool, onFrame: (SentFrame, FrameOutcome) -> Void
+    ) -> LossTimerAction {
+        guard let timer, timer <= now else { return .none }
+        if let (_, space) = earliestLossTime() {
+            detectLostPackets(space: space, now: now, onFrame: onFrame)
+            spaces[space.rawValue].sent.dropSettledFront()
+            updateTimer(now: now, amplificationBlocked: amplificationBlocked)
+            return .declaredLost
+        }
+        let action: LossTimerAction
+        if !ackElicitingInFlight {
+            action = .probe(space: hasHandshakeKeys ? .handshake : .initial, count: 1)
+        } else if let (_, space) = ptoTimeAndSpace(now: now) {
+            action = .probe(space: space, count: 2)
+        } else {
+            action = .none
+        }
+        ptoCount += 1
+        updateTimer(now: now, amplificationBlocked: amplificationBlocked)
+        return action
+    }
+
+    /// Calls `body` with the frames of the oldest outstanding ack-eliciting packets in `space`
+    /// (up to `packets` of them), for a probe that retransmits data (RFC 9002 §6.2.4).
+    public func forEachFrameOfOldestOutstanding(space: PacketNumberSpace, packets: Int, _ body: (SentFrame) -> Void) {
+        var remaining = packets
+        let queue = spaces[space.rawValue].sent
+        for index in queue.indices where remaining > 0 {
+            let packet = queue[index]
+            guard packet.state == .outstanding, packet.ackEliciting else { continue }
+            for frameIndex in packet.firstFrame..<(packet.firstFrame + packet.frameCount) {
+                body(queue.frame(at: frameIndex))
+            }
+            remaining -= 1
+        }
+    }
+
+    // MARK: Discarding keys
+
+    /// OnPacketNumberSpaceDiscarded (Appendix A.11): Initial or Handshake keys were dropped.
+    public mutating func discard(space: PacketNumberSpace, now: Instant, amplificationBlocked: Bool = false) {
+        precondition(space != .applicationData)
+        let queue = spaces[space.rawValue].sent
+        for index in queue.indices {
+            let packet = queue[index]
+            if packet.state == .outstanding && packet.inFlight { bytesInFlight -= packet.bytes }
+        }
+        spaces[space.rawValue].sent.removeAll()
+        spaces[space.rawValue].timeOfLastAckEliciting = nil
+        spaces[space.rawValue].lossTime = nil
+        spaces[space.rawValue].discarded = true
+        ptoCount = 0
+        updateTimer(now: now, amplificationBlocked: amplificationBlocked)
+    }
+
+    public func isDiscarded(_ space: PacketNumberSpace) -> Bool { spaces[space.rawValue].discarded }
+
+    /// Outstanding in-flight ack-eliciting packets in `space`.
+    public func ackElicitingInFlight(_ space: PacketNumberSpace) -> Int { spaces[space.rawValue].sent.ackElicitingInFlight }
+
+    public mutating func onMaxDatagramSizeChanged(_ size: Int) { controller.onMaxDatagramSizeChanged(size) }
+}
