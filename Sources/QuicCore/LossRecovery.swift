@@ -40,6 +40,10 @@ public struct LossRecovery<Controller: CongestionController>: Sendable {
     var spaces = [SpaceState(), SpaceState(), SpaceState()]
     /// Scratch storage reused for each ACK.
     var newlyAcked: [AckedPacketInfo] = []
+    /// Packets declared lost by the last call, as (space, packet number); reused storage.
+    public private(set) var lostPackets: [(PacketNumberSpace, UInt64)] = []
+    /// Packets declared lost over the connection's life.
+    public private(set) var lostPacketCount = 0
     /// The loss detection timer.
     public private(set) var timer: Instant?
 
@@ -103,7 +107,7 @@ public struct LossRecovery<Controller: CongestionController>: Sendable {
     /// an acknowledgment of a packet never sent (RFC 9000 §13.1).
     public mutating func onAckReceived(
         _ ack: AckFrame, space: PacketNumberSpace, ackDelay: TimeSpan, now: Instant, isAppLimited: Bool,
-        amplificationBlocked: Bool = false, onFrame: (SentFrame, FrameOutcome) -> Void
+        amplificationBlocked: Bool = false, onFrame: (PacketNumberSpace, SentFrame, FrameOutcome) -> Void
     ) throws(WireError) {
         let spaceIndex = space.rawValue
         guard ack.largestAcknowledged < spaces[spaceIndex].sent.nextPacketNumber else {
@@ -112,6 +116,7 @@ public struct LossRecovery<Controller: CongestionController>: Sendable {
         spaces[spaceIndex].largestAcked = max(spaces[spaceIndex].largestAcked ?? 0, ack.largestAcknowledged)
 
         newlyAcked.removeAll(keepingCapacity: true)
+        lostPackets.removeAll(keepingCapacity: true)
         var largestNewlyAcked: SentPacket?
         var includesAckEliciting = false
         for range in ack.ranges {
@@ -133,7 +138,7 @@ public struct LossRecovery<Controller: CongestionController>: Sendable {
                                 AckedPacketInfo(packetNumber: packet.packetNumber, sentTime: packet.timeSent, bytes: packet.bytes))
                         }
                         for frameIndex in packet.firstFrame..<(packet.firstFrame + packet.frameCount) {
-                            onFrame(spaces[spaceIndex].sent.frame(at: frameIndex), .acknowledged)
+                            onFrame(space, spaces[spaceIndex].sent.frame(at: frameIndex), .acknowledged)
                         }
                     }
                 }
@@ -166,7 +171,7 @@ public struct LossRecovery<Controller: CongestionController>: Sendable {
     }
 
     /// DetectAndRemoveLostPackets (Appendix A.10) and OnPacketsLost (Appendix B.8).
-    mutating func detectLostPackets(space: PacketNumberSpace, now: Instant, onFrame: (SentFrame, FrameOutcome) -> Void) {
+    mutating func detectLostPackets(space: PacketNumberSpace, now: Instant, onFrame: (PacketNumberSpace, SentFrame, FrameOutcome) -> Void) {
         let spaceIndex = space.rawValue
         guard let largestAcked = spaces[spaceIndex].largestAcked else { return }
         spaces[spaceIndex].lossTime = nil
@@ -198,12 +203,14 @@ public struct LossRecovery<Controller: CongestionController>: Sendable {
             if packet.timeSent + lossDelay <= now || largestAcked >= packet.packetNumber + Self.packetThreshold {
                 packet.state = .lost
                 spaces[spaceIndex].sent[index] = packet
+                lostPackets.append((space, packet.packetNumber))
+                lostPacketCount += 1
                 if packet.inFlight {
                     bytesInFlight -= packet.bytes
                     sentTimeOfLastLoss = max(sentTimeOfLastLoss ?? packet.timeSent, packet.timeSent)
                 }
                 for frameIndex in packet.firstFrame..<(packet.firstFrame + packet.frameCount) {
-                    onFrame(spaces[spaceIndex].sent.frame(at: frameIndex), .lost)
+                    onFrame(space, spaces[spaceIndex].sent.frame(at: frameIndex), .lost)
                 }
                 if packet.ackEliciting, let firstSample = rtt.firstSampleTime, packet.timeSent > firstSample {
                     if runStart == nil { runStart = packet.timeSent }
@@ -282,9 +289,10 @@ public struct LossRecovery<Controller: CongestionController>: Sendable {
 
     /// OnLossDetectionTimeout (Appendix A.9).
     public mutating func onTimeout(
-        now: Instant, amplificationBlocked: Bool, onFrame: (SentFrame, FrameOutcome) -> Void
+        now: Instant, amplificationBlocked: Bool, onFrame: (PacketNumberSpace, SentFrame, FrameOutcome) -> Void
     ) -> LossTimerAction {
         guard let timer, timer <= now else { return .none }
+        lostPackets.removeAll(keepingCapacity: true)
         if let (_, space) = earliestLossTime() {
             detectLostPackets(space: space, now: now, onFrame: onFrame)
             spaces[space.rawValue].sent.dropSettledFront()
@@ -304,6 +312,24 @@ public struct LossRecovery<Controller: CongestionController>: Sendable {
         return action
     }
 
+    /// Declares every outstanding packet of `space` lost (0-RTT rejected: RFC 9001 §4.6.2 lets the
+    /// client re-send that data in 1-RTT).
+    public mutating func declareAllLost(space: PacketNumberSpace, now: Instant, onFrame: (PacketNumberSpace, SentFrame, FrameOutcome) -> Void) {
+        let spaceIndex = space.rawValue
+        for index in spaces[spaceIndex].sent.indices {
+            var packet = spaces[spaceIndex].sent[index]
+            guard packet.state == .outstanding else { continue }
+            packet.state = .lost
+            spaces[spaceIndex].sent[index] = packet
+            if packet.inFlight { bytesInFlight -= packet.bytes }
+            for frameIndex in packet.firstFrame..<(packet.firstFrame + packet.frameCount) {
+                onFrame(space, spaces[spaceIndex].sent.frame(at: frameIndex), .lost)
+            }
+        }
+        spaces[spaceIndex].sent.dropSettledFront()
+        updateTimer(now: now, amplificationBlocked: false)
+    }
+
     /// Calls `body` with the frames of the oldest outstanding ack-eliciting packets in `space`
     /// (up to `packets` of them), for a probe that retransmits data (RFC 9002 §6.2.4).
     public func forEachFrameOfOldestOutstanding(space: PacketNumberSpace, packets: Int, _ body: (SentFrame) -> Void) {
@@ -317,6 +343,13 @@ public struct LossRecovery<Controller: CongestionController>: Sendable {
             }
             remaining -= 1
         }
+    }
+
+    /// The frames recorded for packets from `firstFrame` on (for qlog).
+    public func recordedFrames(space: PacketNumberSpace, from firstFrame: Int) -> [SentFrame] {
+        let queue = spaces[space.rawValue].sent
+        guard firstFrame >= queue.frames.startIndex else { return [] }
+        return (firstFrame..<queue.frames.endIndex).map { queue.frame(at: $0) }
     }
 
     // MARK: Discarding keys

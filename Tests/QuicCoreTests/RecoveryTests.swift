@@ -101,7 +101,7 @@ struct LossRecoveryTests {
         var lost: [SentFrame] = []
         var acked: [SentFrame] = []
         try withAck([2...4]) { ack in
-            try recovery.onAckReceived(ack, space: .applicationData, ackDelay: .zero, now: ms(50), isAppLimited: false) { frame, outcome in
+            try recovery.onAckReceived(ack, space: .applicationData, ackDelay: .zero, now: ms(50), isAppLimited: false) { _, frame, outcome in
                 if outcome == .lost { lost.append(frame) } else { acked.append(frame) }
             }
         }
@@ -121,7 +121,7 @@ struct LossRecoveryTests {
         send(&recovery, count: 1, at: ms(10))
         var lost = 0
         try withAck([1...1]) { ack in
-            try recovery.onAckReceived(ack, space: .applicationData, ackDelay: .zero, now: ms(110), isAppLimited: false) { _, outcome in
+            try recovery.onAckReceived(ack, space: .applicationData, ackDelay: .zero, now: ms(110), isAppLimited: false) { _, _, outcome in
                 if outcome == .lost { lost += 1 }
             }
         }
@@ -129,7 +129,7 @@ struct LossRecoveryTests {
         #expect(lost == 0)
         let timer = try #require(recovery.timer)
         #expect(timer == Instant(nanoseconds: 112_500_000))
-        let action = recovery.onTimeout(now: timer, amplificationBlocked: false) { _, outcome in if outcome == .lost { lost += 1 } }
+        let action = recovery.onTimeout(now: timer, amplificationBlocked: false) { _, _, outcome in if outcome == .lost { lost += 1 } }
         #expect(action == .declaredLost)
         #expect(lost == 1)
     }
@@ -143,7 +143,7 @@ struct LossRecoveryTests {
         // No RTT sample: PTO = 333 + 4*166.5 + max_ack_delay 25 = 1024 ms.
         let first = try #require(recovery.timer)
         #expect(first == Instant(nanoseconds: 1_024_000_000))
-        #expect(recovery.onTimeout(now: first, amplificationBlocked: false) { _, _ in } == .probe(space: .applicationData, count: 2))
+        #expect(recovery.onTimeout(now: first, amplificationBlocked: false) { _, _, _ in } == .probe(space: .applicationData, count: 2))
         #expect(recovery.ptoCount == 1)
         let second = try #require(recovery.timer)
         #expect(second == Instant(nanoseconds: 2_048_000_000), "backoff doubles the period")
@@ -156,14 +156,14 @@ struct LossRecoveryTests {
         recovery.maxAckDelay = .zero
         send(&recovery, count: 1, at: ms(0))
         try withAck([0...0]) { ack in
-            try recovery.onAckReceived(ack, space: .applicationData, ackDelay: .zero, now: ms(10), isAppLimited: false) { _, _ in }
+            try recovery.onAckReceived(ack, space: .applicationData, ackDelay: .zero, now: ms(10), isAppLimited: false) { _, _, _ in }
         }
         // RTT 10 ms, rttvar 5 ms: duration = (10 + 20 + 0) * 3 = 90 ms. Lose packets spanning 200 ms.
         for time in stride(from: Int64(20), through: 220, by: 20) { send(&recovery, count: 1, at: ms(time)) }
         send(&recovery, count: 1, at: ms(230))
         let last = recovery.nextPacketNumber(.applicationData) - 1
         try withAck([last...last]) { ack in
-            try recovery.onAckReceived(ack, space: .applicationData, ackDelay: .zero, now: ms(240), isAppLimited: false) { _, _ in }
+            try recovery.onAckReceived(ack, space: .applicationData, ackDelay: .zero, now: ms(240), isAppLimited: false) { _, _, _ in }
         }
         // Appendix B.8 collapses the window to kMinimumWindow (2400) and ends recovery; the ACK's
         // own packet (sent after the losses) is then processed in slow start: 2400 + 1200.
@@ -176,7 +176,7 @@ struct LossRecoveryTests {
         send(&recovery, count: 2, at: ms(0))
         #expect(throws: WireError.self) {
             try withAck([5...5]) { ack in
-                try recovery.onAckReceived(ack, space: .applicationData, ackDelay: .zero, now: ms(1), isAppLimited: false) { _, _ in }
+                try recovery.onAckReceived(ack, space: .applicationData, ackDelay: .zero, now: ms(1), isAppLimited: false) { _, _, _ in }
             }
         }
     }

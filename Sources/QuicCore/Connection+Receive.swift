@@ -1,0 +1,390 @@
+import QuicCrypto
+import QuicTLS
+import QuicWire
+
+extension Connection {
+    /// A datagram from the network, decrypted in place (RFC 9000 §12.2: its coalesced packets
+    /// are processed in order; packets for another connection ID are ignored).
+    public func handle(datagram: UnsafeMutableRawBufferPointer, from remote: SocketAddress, ecn: ECNCodepoint, now: Instant) {
+        guard state != .closed, state != .draining else { return }
+        statistics.bytesReceived += datagram.count
+        let wasAmplificationBlocked = amplificationBlocked
+        if remote == remoteAddress { pathBytesReceived += datagram.count }
+
+        var offset = 0
+        var firstDestination: ConnectionID?
+        var decryptedAny = false
+        while offset < datagram.count, state != .closed, state != .draining {
+            let header: PacketHeader
+            do {
+                header = try PacketHeader.parse(
+                    UnsafeRawBufferPointer(datagram), at: offset, shortHeaderCIDLength: localCIDLength)
+            } catch {
+                break
+            }
+            offset = header.end
+            if let firstDestination, header.destinationCID != firstDestination { continue }
+            firstDestination = header.destinationCID
+            if processPacket(header, in: datagram, ecn: ecn, now: now) { decryptedAny = true }
+        }
+
+        if !decryptedAny, let token = StatelessReset.candidateToken(in: UnsafeRawBufferPointer(datagram)),
+            peerIDs.isStatelessReset(token)
+        {
+            // RFC 9000 §10.3.1: a stateless reset ends the connection at once.
+            closeReason = .statelessReset
+            events.append(.closed(.statelessReset))
+            enterDraining(now: now, announce: false)
+            return
+        }
+        if state == .closing, decryptedAny, closesSentWhileClosing < 32 {
+            // §10.2.1: answer packets in the closing state with CONNECTION_CLOSE.
+            closeSendPending = true
+        }
+        if wasAmplificationBlocked && !amplificationBlocked {
+            recovery.updateTimer(now: now, amplificationBlocked: false)
+        }
+    }
+
+    /// Decrypts and processes one packet; returns whether it was authentic.
+    func processPacket(_ header: PacketHeader, in datagram: UnsafeMutableRawBufferPointer, ecn: ECNCodepoint, now: Instant) -> Bool {
+        switch header.type {
+        case .versionNegotiation:
+            handleVersionNegotiation(header, now: now)
+            return false
+        case .retry:
+            handleRetry(header, in: UnsafeRawBufferPointer(datagram), now: now)
+            return false
+        default:
+            break
+        }
+        guard let level = EncryptionLevel(header.type) else { return false }
+        if let packetVersion = header.version, packetVersion != version {
+            statistics.undecryptablePackets += 1
+            return false
+        }
+        guard let keys = receiveKeys[level.rawValue] else {
+            statistics.undecryptablePackets += 1
+            return false
+        }
+        let space = level.packetNumberSpace
+        let packet = UnsafeMutableRawBufferPointer(rebasing: datagram[header.start..<header.end])
+        let packetNumberOffset = header.packetNumberOffset - header.start
+        guard
+            let unmasked = PacketProtection.removeHeaderProtection(
+                packet: packet, packetNumberOffset: packetNumberOffset, key: keys.headerProtection)
+        else {
+            statistics.undecryptablePackets += 1
+            return false
+        }
+        let packetNumber = PacketNumberCoding.decode(
+            truncated: unmasked.truncatedPacketNumber, length: unmasked.packetNumberLength,
+            largestProcessed: received[space.rawValue].largest)
+
+        // 1-RTT: the key phase bit picks the keys (RFC 9001 §6.3).
+        var aead = keys.aead
+        var isKeyUpdate = false
+        if level == .oneRTT {
+            let phase = unmasked.firstByte & HeaderBits.shortKeyPhase != 0
+            if phase != receiveKeyPhase {
+                if let previous = previousReceiveKeys, packetNumber < firstPacketNumberInReceivePhase {
+                    aead = previous.aead
+                } else if let next = nextReceiveKeys {
+                    aead = next.aead
+                    isKeyUpdate = true
+                } else {
+                    statistics.undecryptablePackets += 1
+                    return false
+                }
+            }
+        }
+        guard
+            PacketProtection.openPayload(
+                packet: packet, payloadOffset: unmasked.payloadOffset, packetNumber: packetNumber, key: aead)
+        else {
+            statistics.undecryptablePackets += 1
+            return false
+        }
+        do {
+            try HeaderBits.checkReservedBits(unmasked.firstByte)
+        } catch {
+            fail(TransportFailure(error), now: now)
+            return true
+        }
+        if received[space.rawValue].isDuplicate(packetNumber) {
+            statistics.duplicatePackets += 1
+            return true
+        }
+        if isKeyUpdate {
+            if packetNumber < (received[space.rawValue].largest ?? 0) {
+                // RFC 9001 §6.4: a new phase must not come from an older packet number.
+                fail(TransportFailure(code: .keyUpdateError, frameType: nil, reason: "key phase changed on a reordered packet"), now: now)
+                return true
+            }
+            commitReceiveKeyUpdate(firstPacketNumber: packetNumber, now: now)
+        }
+
+        // What the first packets of the other side settle (RFC 9000 §7.2, RFC 9001 §4.9.1).
+        if role == .client, header.type == .initial, !receivedFirstServerPacket {
+            receivedFirstServerPacket = true
+            peerIDs.replaceInitial(header.sourceCID)
+            peerInitialSourceCID = header.sourceCID
+        }
+        if role == .client, !receivedFirstServerPacket, header.type == .handshake {
+            receivedFirstServerPacket = true
+        }
+        if role == .server, level == .handshake {
+            addressValidated = true
+            discardKeys(.initial, now: now)
+        }
+
+        let payload = UnsafeRawBufferPointer(rebasing: packet[unmasked.payloadOffset..<(packet.count - CipherSuite.tagLength)])
+        let outcome: FrameProcessing
+        do {
+            outcome = try processFrames(
+                payload, packetType: header.type, level: level, packetDestination: header.destinationCID, now: now)
+        } catch {
+            fail(error, now: now)
+            return true
+        }
+        if outcome == .refused {
+            statistics.refusedPackets += 1
+            return true
+        }
+        received[space.rawValue].onPacketReceived(
+            packetNumber, ackEliciting: outcome == .ackEliciting, ecn: ecn, now: now, maxAckDelay: configuration.maxAckDelay,
+            immediate: space != .applicationData)
+        statistics.packetsReceived += 1
+        restartIdleTimer(now: now, receiving: true)
+        if configuration.qlog != nil {
+            qlog(QlogEvents.packetReceived(
+                time: now, type: header.type, number: packetNumber, length: header.end - header.start,
+                frameTypes: frameTypeNames(payload, header.type)))
+        }
+        return true
+    }
+
+    enum FrameProcessing: Equatable {
+        case ackEliciting, notAckEliciting
+        /// A frame could not be taken now; drop the packet without acknowledging it.
+        case refused
+    }
+
+    /// Processes every frame of a decrypted payload (RFC 9000 §12.4, §19).
+    func processFrames(
+        _ payload: UnsafeRawBufferPointer, packetType: PacketType, level: EncryptionLevel,
+        packetDestination: ConnectionID, now: Instant
+    ) throws(TransportFailure) -> FrameProcessing {
+        var reader = FrameReader(payload: payload, packetType: packetType)
+        var ackEliciting = false
+        var count = 0
+        while true {
+            let next: Frame?
+            do throws(WireError) { next = try reader.next() } catch { throw TransportFailure(error) }
+            guard let frame = next else { break }
+            count += 1
+            if frame.type.isAckEliciting { ackEliciting = true }
+            if try handleFrame(frame, level: level, packetDestination: packetDestination, now: now) == false {
+                return .refused
+            }
+            if state == .draining || state == .closed { break }
+        }
+        guard count > 0 else {
+            throw TransportFailure(code: .protocolViolation, frameType: nil, reason: "packet without frames")
+        }
+        return ackEliciting ? .ackEliciting : .notAckEliciting
+    }
+
+    /// One frame; false asks to drop the packet unacknowledged.
+    func handleFrame(_ frame: Frame, level: EncryptionLevel, packetDestination: ConnectionID, now: Instant)
+        throws(TransportFailure) -> Bool
+    {
+        let space = level.packetNumberSpace
+        switch frame {
+        case .padding, .ping:
+            break
+        case .ack(let ack):
+            let exponent = space == .applicationData ? (peerParameters?.ackDelayExponent ?? 3) : 3
+            let scaled = ack.ackDelay.multipliedReportingOverflow(by: 1 << exponent)
+            let delay = TimeSpan.microseconds(Int64(clamping: scaled.overflow ? UInt64.max : scaled.partialValue))
+            do throws(WireError) {
+                try recovery.onAckReceived(
+                    ack, space: space, ackDelay: delay, now: now, isAppLimited: appLimited,
+                    amplificationBlocked: amplificationBlocked
+                ) { space, sent, outcome in onSentFrame(space, sent, outcome) }
+            } catch {
+                throw TransportFailure(error)
+            }
+            noteLostPackets(now: now, trigger: "reordering_threshold")
+            if configuration.qlog != nil { qlogMetrics(now: now) }
+        case .crypto(let crypto):
+            do throws(WireError) { try self.crypto[space.rawValue].receive(offset: crypto.offset, data: crypto.data.bytes) } catch { throw TransportFailure(error) }
+            while let bytes = self.crypto[space.rawValue].takeContiguous() {
+                do throws(TLSAlert) {
+                    try tls.handle(bytes, at: level)
+                } catch {
+                    throw TransportFailure(error)
+                }
+            }
+            try driveTLS(now: now)
+        case .newToken:
+            guard role == .client else {
+                throw TransportFailure(code: .protocolViolation, frameType: FrameType.newToken.rawValue, reason: "NEW_TOKEN from a client")
+            }
+        case .stream(let stream):
+            let result: RecvStream.FrameResult
+            do throws(WireError) { result = try streams.onStreamFrame(stream) } catch { throw TransportFailure(error) }
+            if result == .refused { return false }
+        case .resetStream(let reset):
+            do throws(WireError) { try streams.onResetStream(reset) } catch { throw TransportFailure(error) }
+        case .stopSending(let stop):
+            do throws(WireError) { try streams.onStopSending(stop) } catch { throw TransportFailure(error) }
+        case .maxData(let maximum):
+            streams.onMaxData(maximum)
+        case .maxStreamData(let update):
+            do throws(WireError) { try streams.onMaxStreamData(update) } catch { throw TransportFailure(error) }
+        case .maxStreams(let update):
+            streams.onMaxStreams(update)
+        case .dataBlocked(let limit):
+            streams.onDataBlocked(limit)
+        case .streamDataBlocked(let blocked):
+            do throws(WireError) { try streams.onStreamDataBlocked(blocked) } catch { throw TransportFailure(error) }
+        case .streamsBlocked(let blocked):
+            streams.onStreamsBlocked(blocked)
+        case .newConnectionID(let new):
+            guard !peerIDs.current.isEmpty else {
+                throw TransportFailure(
+                    code: .protocolViolation, frameType: FrameType.newConnectionID.rawValue,
+                    reason: "NEW_CONNECTION_ID while using a zero-length connection ID")
+            }
+            do throws(WireError) { try peerIDs.add(new, limit: configuration.activeConnectionIDLimit) } catch { throw TransportFailure(error) }
+        case .retireConnectionID(let sequence):
+            var retired: ConnectionID?
+            do throws(WireError) { retired = try localIDs.retire(sequence: sequence, packetDestination: packetDestination) } catch { throw TransportFailure(error) }
+            if let retired {
+                endpointEvents.append(.retired(retired))
+                issueConnectionIDs()
+            }
+        case .pathChallenge(let data):
+            pathResponsePending = data
+        case .pathResponse:
+            break
+        case .connectionClose(let close):
+            let reason = String(decoding: close.reason.bytes, as: UTF8.self)
+            closeReason = .peer(
+                errorCode: close.errorCode, isApplication: close.isApplicationClose, frameType: close.frameType, reason: reason)
+            events.append(.closed(closeReason!))
+            enterDraining(now: now, announce: true)
+        case .handshakeDone:
+            guard role == .client else {
+                throw TransportFailure(
+                    code: .protocolViolation, frameType: FrameType.handshakeDone.rawValue, reason: "HANDSHAKE_DONE from a client")
+            }
+            confirmHandshake(now: now)
+        case .datagram(let datagram):
+            guard let limit = configuration.maxDatagramFrameSize, limit > 0 else {
+                throw TransportFailure(
+                    code: .protocolViolation, frameType: FrameType.datagram.rawValue, reason: "DATAGRAM frames were not offered")
+            }
+            let frameSize = 1 + (datagram.hasExplicitLength ? VarInt.encodedLength(UInt64(datagram.data.count)) : 0) + datagram.data.count
+            guard UInt64(frameSize) <= limit else {
+                throw TransportFailure(
+                    code: .protocolViolation, frameType: FrameType.datagram.rawValue, reason: "DATAGRAM frame above max_datagram_frame_size")
+            }
+            if datagramsReceived.count >= configuration.datagramReceiveQueueLength { datagramsReceived.popFirst() }
+            datagramsReceived.append(datagram.data.array)
+            events.append(.datagramReceived)
+        }
+        return true
+    }
+
+    /// A sent frame was acknowledged or declared lost.
+    func onSentFrame(_ space: PacketNumberSpace, _ frame: SentFrame, _ outcome: FrameOutcome) {
+        switch frame {
+        case .ack(let largest):
+            if outcome == .acknowledged { received[space.rawValue].onAckAcknowledged(largest: largest) }
+        case .crypto(let offset, let length):
+            if outcome == .acknowledged {
+                crypto[space.rawValue].onAcknowledged(offset: offset, length: length)
+            } else {
+                crypto[space.rawValue].onLost(offset: offset, length: length)
+            }
+        case .handshakeDone:
+            if outcome == .lost { handshakeDonePending = true }
+        case .newConnectionID(let sequence):
+            if outcome == .lost { localIDs.reannounce(sequence: sequence) }
+        case .retireConnectionID(let sequence):
+            if outcome == .lost { peerIDs.requeueRetirement(sequence) }
+        case .stream(_, _, let length, _):
+            if outcome == .lost { statistics.streamBytesRetransmitted += length }
+            streams.onFrame(frame, outcome)
+        case .ping, .datagram, .pathChallenge, .pathResponse, .connectionClose, .newToken:
+            break
+        default:
+            streams.onFrame(frame, outcome)
+        }
+    }
+
+    func noteLostPackets(now: Instant, trigger: String) {
+        statistics.packetsLost = recovery.lostPacketCount
+        guard configuration.qlog != nil else { return }
+        for (space, number) in recovery.lostPackets {
+            let type: PacketType = space == .initial ? .initial : space == .handshake ? .handshake : .oneRTT
+            qlog(QlogEvents.packetLost(time: now, type: type, number: number, trigger: trigger))
+        }
+    }
+
+    func qlogMetrics(now: Instant) {
+        qlog(QlogEvents.metricsUpdated(
+            time: now, rtt: recovery.rtt, congestionWindow: recovery.congestionWindow, bytesInFlight: recovery.bytesInFlight,
+            ssthresh: recovery.controller.slowStartThreshold, ptoCount: recovery.ptoCount))
+    }
+
+    func frameTypeNames(_ payload: UnsafeRawBufferPointer, _ type: PacketType) -> [String] {
+        var reader = FrameReader(payload: payload, packetType: type)
+        var names: [String] = []
+        while let frame = try? reader.next() { names.append(frame.type.qlogName) }
+        return names
+    }
+
+    // MARK: Version Negotiation and Retry (client)
+
+    /// RFC 9000 §6.2: a Version Negotiation packet that does not list our version ends the
+    /// attempt; one that lists it, or arrives after any other packet, is ignored.
+    func handleVersionNegotiation(_ header: PacketHeader, now: Instant) {
+        guard role == .client, !receivedFirstServerPacket, !receivedRetry, state == .handshaking else { return }
+        guard header.destinationCID == initialSourceCID, header.sourceCID == originalDestinationCID else { return }
+        let offered = header.versions
+        guard !offered.contains(version) else { return }
+        closeReason = .versionNegotiationFailed(offered)
+        events.append(.closed(closeReason!))
+        state = .closed
+        endpointEvents.append(.drained)
+    }
+
+    /// RFC 9000 §17.2.5.2: follow one Retry whose integrity tag checks out; start over with its
+    /// Source Connection ID and token.
+    func handleRetry(_ header: PacketHeader, in datagram: UnsafeRawBufferPointer, now: Instant) {
+        guard role == .client, !receivedRetry, !receivedFirstServerPacket, state == .handshaking else { return }
+        guard header.destinationCID == initialSourceCID, header.sourceCID != peerIDs.current, !header.token.isEmpty else { return }
+        let packet = UnsafeRawBufferPointer(rebasing: datagram[header.start..<header.end])
+        guard RetryIntegrity.isValid(version: version, originalDestinationCID: originalDestinationCID, retryPacket: packet) else {
+            return
+        }
+        receivedRetry = true
+        retrySourceCID = header.sourceCID
+        retryToken = Array(header.token)
+        peerIDs.replaceInitial(header.sourceCID)
+        // New Initial keys from the Retry's SCID; resend the ClientHello (RFC 9001 §5.2).
+        do {
+            let keys = try InitialSecrets.keys(version: version, clientDestinationCID: header.sourceCID, role: .client)
+            sendKeys[EncryptionLevel.initial.rawValue] = keys.send
+            receiveKeys[EncryptionLevel.initial.rawValue] = keys.receive
+        } catch {
+            fail(TransportFailure(code: .internalError, frameType: nil, reason: "initial keys after Retry"), now: now)
+            return
+        }
+        recovery.declareAllLost(space: .initial, now: now) { space, frame, outcome in onSentFrame(space, frame, outcome) }
+        crypto[PacketNumberSpace.initial.rawValue].retransmitUnacknowledged()
+    }
+}

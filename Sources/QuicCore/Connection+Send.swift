@@ -1,0 +1,368 @@
+import QuicCrypto
+import QuicTLS
+import QuicWire
+
+extension Connection {
+    /// Smallest datagram a client sends Initial packets in, and a server pads ack-eliciting
+    /// Initials to (RFC 9000 §14.1).
+    static let minimumInitialDatagramSize = 1200
+
+    /// Whether anti-amplification (RFC 9000 §8.1) stops a server from sending.
+    var amplificationBlocked: Bool { !addressValidated && pathBytesSent >= 3 * pathBytesReceived }
+
+    var amplificationRoom: Int { addressValidated ? Int.max : max(0, 3 * pathBytesReceived - pathBytesSent) }
+
+    /// Writes the next datagram, or a GSO batch of up to `maxDatagrams` equal-size datagrams,
+    /// into `buffer`; nil when there is nothing to send now. Packets are built and protected in
+    /// place: nothing is allocated.
+    public func pollTransmit(now: Instant, into buffer: UnsafeMutableRawBufferPointer, maxDatagrams: Int = 1) -> Transmit? {
+        guard state != .closed, state != .draining else { return nil }
+        var total = 0
+        var segmentSize = 0
+        var count = 0
+        while count < maxDatagrams {
+            let room = buffer.count - total
+            let limit = segmentSize == 0 ? room : min(room, segmentSize)
+            let size = buildDatagram(now: now, into: UnsafeMutableRawBufferPointer(rebasing: buffer[total..<(total + limit)]))
+            if size == 0 { break }
+            if count == 0 { segmentSize = size }
+            total += size
+            count += 1
+            // Every segment but the last must have the first one's size (UDP_SEGMENT).
+            if size < segmentSize { break }
+        }
+        guard total > 0 else { return nil }
+        return Transmit(destination: remoteAddress, ecn: .notECT, size: total, segmentSize: count > 1 ? segmentSize : nil)
+    }
+
+    /// Assembles one datagram of coalesced packets (RFC 9000 §12.2); returns its size.
+    func buildDatagram(now: Instant, into out: UnsafeMutableRawBufferPointer) -> Int {
+        let limit = min(out.count, maxDatagramSize, amplificationRoom)
+        guard limit >= 64 else { return 0 }
+        if state == .closing { return buildClose(now: now, into: out, limit: limit) }
+
+        let probing = probes.contains { $0 > 0 }
+        var allowAckEliciting = probing || recovery.canSend(bytes: maxDatagramSize)
+        if allowAckEliciting && !probing {
+            if let wait = pacer.nextSendTime(
+                bytes: maxDatagramSize, now: now, congestionWindow: recovery.congestionWindow,
+                smoothedRTT: recovery.rtt.smoothedRTT, maxDatagramSize: maxDatagramSize,
+                controllerRate: recovery.controller.pacingRate)
+            {
+                pacingDeadline = wait
+                allowAckEliciting = false
+            } else {
+                pacingDeadline = nil
+            }
+        }
+
+        var writer = ByteWriter(UnsafeMutableRawBufferPointer(rebasing: out[..<limit]))
+        pendingPackets.removeAll(keepingCapacity: true)
+        for level in [EncryptionLevel.initial, .handshake, .zeroRTT, .oneRTT] {
+            guard let keys = sendKeys[level.rawValue] else { continue }
+            if level == .zeroRTT && (role == .server || sendKeys[EncryptionLevel.oneRTT.rawValue] != nil) { continue }
+            if level == .oneRTT && role == .client && !handshakeComplete { continue }
+            buildPacket(level: level, keys: keys, writer: &writer, now: now, allowAckEliciting: allowAckEliciting)
+        }
+        guard !pendingPackets.isEmpty else {
+            if allowAckEliciting && !probing { appLimited = true }
+            return 0
+        }
+
+        // RFC 9000 §14.1: Initial datagrams carry at least 1200 bytes (a client always, a server
+        // when ack-eliciting). Padding goes into the last packet, before it is sealed.
+        let hasInitial = pendingPackets.contains { $0.level == .initial }
+        let initialAckEliciting = pendingPackets.contains { $0.level == .initial && $0.ackEliciting }
+        if hasInitial && (role == .client || initialAckEliciting) && writer.offset < Connection.minimumInitialDatagramSize {
+            let target = min(Connection.minimumInitialDatagramSize, limit)
+            padLastPacket(to: target, writer: &writer)
+        }
+        finishPackets(in: out, now: now)
+        if allowAckEliciting { appLimited = !streamsHaveMoreToSend }
+        return writer.offset
+    }
+
+    var streamsHaveMoreToSend: Bool { streams.hasPendingFrames }
+
+    /// Builds one packet at `level` if it has something to carry; appends it to `pendingPackets`
+    /// unsealed, with room for the tag.
+    func buildPacket(level: EncryptionLevel, keys: PacketProtectionKeys, writer: inout ByteWriter, now: Instant, allowAckEliciting: Bool) {
+        let space = level.packetNumberSpace
+        let spaceIndex = space.rawValue
+        let ackDue = received[spaceIndex].ackDue(at: now)
+        let wantsAckEliciting = allowAckEliciting && hasAckElicitingData(level: level)
+        guard ackDue || wantsAckEliciting else { return }
+
+        let packetNumber = recovery.nextPacketNumber(space)
+        let pnLength = PacketNumberCoding.encodedLength(for: packetNumber, largestAcknowledged: recovery.largestAcked(space))
+        let dcid = peerIDs.current
+        let headerLength =
+            level == .oneRTT
+            ? 1 + dcid.length + pnLength
+            : HeaderEncoder.longHeaderLength(
+                type: packetType(level), destinationCID: dcid, sourceCID: initialSourceCID,
+                tokenLength: level == .initial ? retryToken.count : 0, packetNumberLength: pnLength)
+        // Room for the header, a useful payload and the tag.
+        guard writer.remaining >= headerLength + 24 + CipherSuite.tagLength else { return }
+
+        let start = writer.offset
+        let header: EncodedHeader
+        if level == .oneRTT {
+            header = HeaderEncoder.encodeShort(
+                destinationCID: dcid, keyPhase: sendKeyPhase, packetNumber: packetNumber, packetNumberLength: pnLength,
+                into: &writer)
+        } else {
+            header = retryToken.withUnsafeBytes { token in
+                HeaderEncoder.encodeLong(
+                    type: packetType(level), version: version, destinationCID: dcid, sourceCID: initialSourceCID,
+                    token: level == .initial ? token : UnsafeRawBufferPointer(start: nil, count: 0),
+                    packetNumber: packetNumber, packetNumberLength: pnLength, into: &writer)
+            }
+        }
+        let payloadLimit = writer.buffer.count - CipherSuite.tagLength
+        let firstFrame = recovery.frameCursor(space)
+        var ackEliciting = false
+        var containsAck = false
+
+        // ACK first: it is small and the peer's recovery depends on it.
+        if received[spaceIndex].hasRangesToAcknowledge && (ackDue || received[spaceIndex].hasNewPackets) {
+            let exponent = level == .oneRTT || level == .zeroRTT ? configuration.ackDelayExponent : 3
+            let delay = received[spaceIndex].encodedAckDelay(now: now, exponent: exponent)
+            let ecn: ECNCounts? = received[spaceIndex].sawECN ? received[spaceIndex].ecnCounts : nil
+            received[spaceIndex].withAckRanges { ranges in
+                let length = AckFrame.encodedLength(ranges: ranges, ackDelay: delay, ecnCounts: ecn)
+                if writer.offset + length <= payloadLimit {
+                    AckFrame.encode(ranges: ranges, ackDelay: delay, ecnCounts: ecn, into: &writer)
+                    containsAck = true
+                }
+            }
+            if containsAck, let largest = received[spaceIndex].largest {
+                recovery.recordFrame(.ack(largest: largest), space: space)
+            }
+        }
+
+        if allowAckEliciting {
+            func record(_ frame: SentFrame) {
+                recovery.recordFrame(frame, space: space)
+                ackEliciting = true
+            }
+            if level == .oneRTT && handshakeDonePending && writer.offset + 1 <= payloadLimit {
+                Frame.handshakeDone.encode(into: &writer)
+                handshakeDonePending = false
+                record(.handshakeDone)
+            }
+            if level != .zeroRTT {
+                while let frame = crypto[spaceIndex].writeFrame(into: &writer, limit: payloadLimit) { record(frame) }
+            }
+            if level == .oneRTT || level == .zeroRTT {
+                writeApplicationFrames(level: level, writer: &writer, limit: payloadLimit, now: now, record: record)
+            }
+            let wantsPing = probes[spaceIndex] > 0 || (level == .oneRTT && pingPending)
+            if wantsPing && !ackEliciting && writer.offset + 1 <= payloadLimit {
+                Frame.ping.encode(into: &writer)
+                record(.ping)
+                if level == .oneRTT { pingPending = false }
+            }
+        }
+
+        guard writer.offset > header.payloadOffset else {
+            writer.offset = start
+            return
+        }
+        // The header-protection sample needs 4 bytes of packet number and payload (RFC 9001 §5.4.2).
+        let shortfall = 4 - (writer.offset - header.packetNumberOffset)
+        if shortfall > 0 { writer.writeZeros(shortfall) }
+        if probes[spaceIndex] > 0 && ackEliciting { probes[spaceIndex] -= 1 }
+        pendingPackets.append(
+            PendingPacket(
+                level: level, header: header, packetNumber: packetNumber, firstFrame: firstFrame,
+                payloadEnd: writer.offset, ackEliciting: ackEliciting, containsAck: containsAck, padded: shortfall > 0))
+        writer.offset += CipherSuite.tagLength
+    }
+
+    /// Frames only 0-RTT and 1-RTT packets carry: path and connection-ID frames, flow control,
+    /// DATAGRAM and STREAM frames.
+    func writeApplicationFrames(
+        level: EncryptionLevel, writer: inout ByteWriter, limit: Int, now: Instant, record: (SentFrame) -> Void
+    ) {
+        if level == .oneRTT, let data = pathResponsePending, writer.offset + 9 <= limit {
+            Frame.pathResponse(data).encode(into: &writer)
+            pathResponsePending = nil
+            record(.pathResponse)
+        }
+        if level == .oneRTT {
+            localIDs.forEachPendingAnnouncement { entry in
+                let frame = Frame.newConnectionID(
+                    NewConnectionIDFrame(
+                        sequenceNumber: entry.sequence, retirePriorTo: 0, connectionID: entry.id,
+                        statelessResetToken: entry.resetToken))
+                guard writer.offset + frame.encodedLength <= limit else { return false }
+                frame.encode(into: &writer)
+                record(.newConnectionID(sequence: entry.sequence))
+                return true
+            }
+        }
+        while let sequence = peerIDs.takeRetirement() {
+            let frame = Frame.retireConnectionID(sequenceNumber: sequence)
+            guard writer.offset + frame.encodedLength <= limit else {
+                peerIDs.requeueRetirement(sequence)
+                break
+            }
+            frame.encode(into: &writer)
+            record(.retireConnectionID(sequence: sequence))
+        }
+        streams.writeControlFrames(into: &writer, limit: limit, now: now, smoothedRTT: recovery.rtt.smoothedRTT, record: record)
+        while let payload = datagramsToSend.first {
+            let length = DatagramFrame.headerLength(dataLength: payload.count, explicitLength: true) + payload.count
+            guard writer.offset + length <= limit else { break }
+            DatagramFrame.encodeHeader(dataLength: payload.count, explicitLength: true, into: &writer)
+            payload.withUnsafeBytes { writer.writeBytes($0) }
+            datagramsToSend.popFirst()
+            record(.datagram)
+        }
+        let before = writer.offset
+        streams.writeStreamFrames(into: &writer, limit: limit, record: record)
+        statistics.streamBytesSent += writer.offset - before
+    }
+
+    /// Whether `level` has ack-eliciting frames waiting.
+    func hasAckElicitingData(level: EncryptionLevel) -> Bool {
+        let space = level.packetNumberSpace.rawValue
+        if probes[space] > 0 { return true }
+        if level != .zeroRTT && crypto[space].hasDataToSend { return true }
+        guard level == .oneRTT || level == .zeroRTT else { return false }
+        if level == .oneRTT && (handshakeDonePending || pathResponsePending != nil || pingPending || localIDs.hasPendingAnnouncements) {
+            return true
+        }
+        return !datagramsToSend.isEmpty || streams.hasPendingFrames
+    }
+
+    func packetType(_ level: EncryptionLevel) -> PacketType {
+        switch level {
+        case .initial: return .initial
+        case .zeroRTT: return .zeroRTT
+        case .handshake: return .handshake
+        case .oneRTT: return .oneRTT
+        }
+    }
+
+    /// Extends the last pending packet with PADDING so the datagram reaches `target` bytes.
+    func padLastPacket(to target: Int, writer: inout ByteWriter) {
+        guard var last = pendingPackets.last, writer.offset < target else { return }
+        let extra = target - writer.offset
+        // The tag room sits after the payload: move the payload end, zero the new bytes.
+        let padStart = last.payloadEnd
+        (writer.buffer.baseAddress! + padStart).initializeMemory(as: UInt8.self, repeating: 0, count: extra)
+        last.payloadEnd += extra
+        last.padded = true
+        pendingPackets[pendingPackets.count - 1] = last
+        writer.offset += extra
+    }
+
+    /// Seals every pending packet in place and records it for loss recovery.
+    func finishPackets(in out: UnsafeMutableRawBufferPointer, now: Instant) {
+        var sentHandshake = false
+        var datagramSize = 0
+        for packet in pendingPackets {
+            let end = packet.payloadEnd + CipherSuite.tagLength
+            datagramSize = max(datagramSize, end)
+            packet.header.patchLength(packetEnd: end, in: out)
+            let keys = sendKeys[packet.level.rawValue]!
+            PacketProtection.protect(
+                packet: UnsafeMutableRawBufferPointer(rebasing: out[packet.header.start..<end]),
+                packetNumberOffset: packet.header.packetNumberOffset - packet.header.start,
+                packetNumberLength: packet.header.packetNumberLength, packetNumber: packet.packetNumber, keys: keys)
+            let space = packet.level.packetNumberSpace
+            let size = end - packet.header.start
+            let inFlight = packet.ackEliciting || packet.padded
+            recovery.onPacketSent(
+                space: space, packetNumber: packet.packetNumber, firstFrame: packet.firstFrame, now: now, bytes: size,
+                ackEliciting: packet.ackEliciting, inFlight: inFlight, amplificationBlocked: amplificationBlocked)
+            if packet.containsAck { received[space.rawValue].onAckSent() }
+            if inFlight { pacer.onSent(bytes: size) }
+            if packet.ackEliciting { restartIdleTimer(now: now, receiving: false) }
+            if packet.level == .handshake { sentHandshake = true }
+            statistics.packetsSent += 1
+            if configuration.qlog != nil {
+                qlog(QlogEvents.packetSent(
+                    time: now, type: packetType(packet.level), number: packet.packetNumber, length: size,
+                    frames: recordedFrames(space: space, from: packet.firstFrame)))
+            }
+        }
+        pathBytesSent += datagramSize
+        statistics.bytesSent += datagramSize
+        // RFC 9001 §4.9.1: a client discards Initial keys once it sends a Handshake packet.
+        if role == .client && sentHandshake { discardKeys(.initial, now: now) }
+    }
+
+    func recordedFrames(space: PacketNumberSpace, from firstFrame: Int) -> [SentFrame] {
+        recovery.recordedFrames(space: space, from: firstFrame)
+    }
+
+    /// Closing state: CONNECTION_CLOSE at each level the peer may be able to read
+    /// (RFC 9000 §10.2.3).
+    func buildClose(now: Instant, into out: UnsafeMutableRawBufferPointer, limit: Int) -> Int {
+        guard closeSendPending, let close = closeFrame else { return 0 }
+        var writer = ByteWriter(UnsafeMutableRawBufferPointer(rebasing: out[..<limit]))
+        pendingPackets.removeAll(keepingCapacity: true)
+        let levels: [EncryptionLevel] = handshakeConfirmed ? [.oneRTT] : [.initial, .handshake, .oneRTT]
+        for level in levels {
+            guard sendKeys[level.rawValue] != nil else { continue }
+            if level == .oneRTT && role == .client && !handshakeComplete { continue }
+            let space = level.packetNumberSpace
+            let packetNumber = recovery.nextPacketNumber(space)
+            let pnLength = PacketNumberCoding.encodedLength(for: packetNumber, largestAcknowledged: recovery.largestAcked(space))
+            // An application close outside 1-RTT becomes APPLICATION_ERROR with no reason (§10.2.3).
+            let frame: Frame
+            let reasonBytes = Array(close.reason.utf8.prefix(256))
+            if close.isApplication && level != .oneRTT {
+                frame = .connectionClose(ConnectionCloseFrame(
+                    isApplicationClose: false, errorCode: TransportErrorCode.applicationError.rawValue, frameType: 0))
+            } else {
+                frame = reasonBytes.withUnsafeBytes { reason in
+                    .connectionClose(ConnectionCloseFrame(
+                        isApplicationClose: close.isApplication, errorCode: close.errorCode, frameType: close.frameType,
+                        reason: ByteView(reason)))
+                }
+            }
+            let headerLength = level == .oneRTT ? 1 + peerIDs.current.length + pnLength : 64
+            guard writer.remaining >= headerLength + frame.encodedLength + 4 + CipherSuite.tagLength + retryToken.count else { break }
+            let header: EncodedHeader
+            if level == .oneRTT {
+                header = HeaderEncoder.encodeShort(
+                    destinationCID: peerIDs.current, keyPhase: sendKeyPhase, packetNumber: packetNumber,
+                    packetNumberLength: pnLength, into: &writer)
+            } else {
+                header = retryToken.withUnsafeBytes { token in
+                    HeaderEncoder.encodeLong(
+                        type: packetType(level), version: version, destinationCID: peerIDs.current, sourceCID: initialSourceCID,
+                        token: level == .initial ? token : UnsafeRawBufferPointer(start: nil, count: 0),
+                        packetNumber: packetNumber, packetNumberLength: pnLength, into: &writer)
+                }
+            }
+            let firstFrame = recovery.frameCursor(space)
+            reasonBytes.withUnsafeBytes { reason in
+                if case .connectionClose(var body) = frame {
+                    if !body.reason.isEmpty { body.reason = ByteView(reason) }
+                    Frame.connectionClose(body).encode(into: &writer)
+                }
+            }
+            recovery.recordFrame(.connectionClose, space: space)
+            let shortfall = 4 - (writer.offset - header.packetNumberOffset)
+            if shortfall > 0 { writer.writeZeros(shortfall) }
+            pendingPackets.append(
+                PendingPacket(
+                    level: level, header: header, packetNumber: packetNumber, firstFrame: firstFrame,
+                    payloadEnd: writer.offset, ackEliciting: false, containsAck: false, padded: shortfall > 0))
+            writer.offset += CipherSuite.tagLength
+        }
+        guard !pendingPackets.isEmpty else { return 0 }
+        if role == .client && pendingPackets.contains(where: { $0.level == .initial }) && writer.offset < Connection.minimumInitialDatagramSize {
+            padLastPacket(to: min(Connection.minimumInitialDatagramSize, limit), writer: &writer)
+        }
+        finishPackets(in: out, now: now)
+        closeSendPending = false
+        closesSentWhileClosing += 1
+        return writer.offset
+    }
+}

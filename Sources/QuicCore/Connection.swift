@@ -1,0 +1,405 @@
+import QuicCrypto
+import QuicTLS
+import QuicWire
+
+/// A QUIC connection as a state machine with no I/O (DESIGN.md, "The sans-IO contract";
+/// RFC 9000, 9001, 9002).
+///
+/// Inputs: `handle(datagram:from:ecn:now:)`, `handleTimeout(now:)`, and application calls
+/// (streams, datagrams, close). After any input the driver polls, in order:
+/// `pollTransmit(now:into:)` until nil, `pollTimeout()`, `pollEndpointEvent()`, `pollEvent()`.
+/// The same inputs at the same instants give the same outputs.
+public final class Connection {
+    public enum State: Sendable, Equatable {
+        case handshaking, established, closing, draining, closed
+    }
+
+    public let role: Role
+    let configuration: ConnectionConfiguration
+    public private(set) var version: QuicVersion
+    public internal(set) var state: State = .handshaking
+
+    // MARK: Identity
+    let localCIDLength: Int
+    var localIDs = LocalConnectionIDs()
+    var peerIDs: PeerConnectionIDs
+    /// The Destination Connection ID of the client's first Initial (RFC 9000 §7.3).
+    let originalDestinationCID: ConnectionID
+    /// The Source Connection ID of our first Initial (initial_source_connection_id).
+    let initialSourceCID: ConnectionID
+    /// The Source Connection ID of the peer's first long-header packet.
+    var peerInitialSourceCID: ConnectionID?
+    /// Client: the Source Connection ID of the Retry we followed; server: the ID it used in one.
+    var retrySourceCID: ConnectionID?
+    /// Client: the token from a Retry, echoed in every later Initial.
+    var retryToken: [UInt8] = []
+    /// Server: set when the original destination CID came from a Retry token.
+    let serverOriginalDestinationCID: ConnectionID?
+    let idGenerator: any ConnectionIDGenerator
+    var receivedFirstServerPacket = false
+    var receivedRetry = false
+
+    // MARK: Path
+    public private(set) var remoteAddress: SocketAddress
+    /// The peer's address is validated (RFC 9000 §8.1); until then a server sends at most three
+    /// times what it received.
+    var addressValidated: Bool
+    var pathBytesReceived = 0
+    var pathBytesSent = 0
+    var maxDatagramSize: Int
+
+    // MARK: Keys
+    let tls: TLSConnection
+    /// Keys by EncryptionLevel.rawValue.
+    var sendKeys: [PacketProtectionKeys?] = [nil, nil, nil, nil]
+    var receiveKeys: [PacketProtectionKeys?] = [nil, nil, nil, nil]
+    var crypto = [CryptoStream(), CryptoStream(), CryptoStream()]
+    /// 1-RTT key phases (RFC 9001 §6): ours when sending, and the one the peer's packets carry.
+    var sendKeyPhase = false
+    var receiveKeyPhase = false
+    var nextReceiveKeys: PacketProtectionKeys?
+    var previousReceiveKeys: PacketProtectionKeys?
+    var previousReceiveKeysExpiry: Instant?
+    /// The first packet number received in the current receive key phase.
+    var firstPacketNumberInReceivePhase: UInt64 = 0
+    var keyUpdatesInitiated = 0
+
+    // MARK: Packet number spaces
+    var received = [ReceivedPackets(), ReceivedPackets(), ReceivedPackets()]
+    var recovery: LossRecovery<SelectedCongestionController>
+    var pacer: Pacer
+    var pacingDeadline: Instant?
+    /// Probe packets owed per space after a PTO.
+    var probes = [0, 0, 0]
+    /// The application had nothing more to send at the last send opportunity.
+    var appLimited = true
+
+    // MARK: Streams and datagrams
+    let streams: StreamManager
+    var datagramsToSend = RingBuffer<[UInt8]>(capacity: 8)
+    var datagramsReceived = RingBuffer<[UInt8]>(capacity: 8)
+    var peerMaxDatagramFrameSize: UInt64?
+
+    // MARK: Handshake
+    var handshakeComplete = false
+    public internal(set) var handshakeConfirmed = false
+    var peerParameters: TransportParameters?
+    var handshakeDonePending = false
+    var zeroRTTAccepted = false
+
+    // MARK: Frames owed
+    var pathResponsePending: UInt64?
+    var pingPending = false
+
+    // MARK: Closing
+    struct CloseFrame {
+        var errorCode: UInt64
+        var frameType: UInt64
+        var isApplication: Bool
+        var reason: String
+    }
+    var closeFrame: CloseFrame?
+    var closeSendPending = false
+    var closeDeadline: Instant?
+    var closesSentWhileClosing = 0
+    public internal(set) var closeReason: CloseReason?
+    var idleTimeout: TimeSpan?
+    var idleDeadline: Instant?
+    var ackElicitingSentSinceReceive = false
+
+    // MARK: Outputs
+    var events = RingBuffer<ConnectionEvent>(capacity: 16)
+    var endpointEvents = RingBuffer<EndpointEvent>(capacity: 8)
+    public internal(set) var statistics = ConnectionStatistics()
+    /// Packets being assembled into the current datagram.
+    var pendingPackets: [PendingPacket] = []
+
+    struct PendingPacket {
+        var level: EncryptionLevel
+        var header: EncodedHeader
+        var packetNumber: UInt64
+        var firstFrame: Int
+        var payloadEnd: Int
+        var ackEliciting: Bool
+        var containsAck: Bool
+        var padded: Bool
+    }
+
+    // MARK: Construction
+
+    /// A client connection to `remote`. `serverName` is sent as SNI and checked against the
+    /// server's certificate.
+    public init(
+        clientConfiguration configuration: ConnectionConfiguration, serverName: String?, remote: SocketAddress,
+        idGenerator: any ConnectionIDGenerator, now: Instant
+    ) throws(TransportFailure) {
+        role = .client
+        self.configuration = configuration
+        version = configuration.version
+        localCIDLength = idGenerator.length
+        self.idGenerator = idGenerator
+        remoteAddress = remote
+        addressValidated = true
+        maxDatagramSize = configuration.initialMaxDatagramSize
+
+        // A random Destination Connection ID of at least 8 bytes (RFC 9000 §7.2).
+        var dcidBytes = [UInt8](repeating: 0, count: 8)
+        dcidBytes.withUnsafeMutableBytes { configuration.random($0) }
+        let dcid = ConnectionID(bytes: dcidBytes)!
+        originalDestinationCID = dcid
+        serverOriginalDestinationCID = nil
+        peerIDs = PeerConnectionIDs(initial: dcid)
+        let scid = idGenerator.generate()
+        initialSourceCID = scid
+        recovery = LossRecovery(
+            controller: SelectedCongestionController(configuration.congestionControl, maxDatagramSize: maxDatagramSize),
+            isServer: false)
+        pacer = Pacer(maxDatagramSize: maxDatagramSize)
+        streams = StreamManager(role: .client, limits: configuration.streams)
+
+        var parameters = Connection.localParameters(configuration, streams: streams)
+        parameters.initialSourceConnectionID = scid
+        configuration.transportParametersOverride?(&parameters)
+        tls = TLSConnection(
+            role: .client, configuration: configuration.tls, localTransportParameters: parameters.encode(),
+            serverName: serverName)
+        _ = localIDs.add(scid, resetToken: StatelessResetTokens.token(for: scid, key: configuration.statelessResetKey), announce: false)
+        try installInitialKeys()
+        recovery.maxAckDelay = .zero
+        qlogHeader()
+        do {
+            try tls.start()
+        } catch {
+            throw TransportFailure(error)
+        }
+        try driveTLS(now: now)
+    }
+
+    /// A server connection for a client's first Initial. `originalDestinationCID` is the DCID of
+    /// that Initial, or, after a Retry, the one the token vouches for (then `retrySourceCID` is
+    /// the ID the Retry carried).
+    public init(
+        serverConfiguration configuration: ConnectionConfiguration, version: QuicVersion, remote: SocketAddress,
+        clientDestinationCID: ConnectionID, clientSourceCID: ConnectionID, originalDestinationCID: ConnectionID? = nil,
+        retrySourceCID: ConnectionID? = nil, idGenerator: any ConnectionIDGenerator, now: Instant
+    ) throws(TransportFailure) {
+        role = .server
+        self.configuration = configuration
+        self.version = version
+        localCIDLength = idGenerator.length
+        self.idGenerator = idGenerator
+        remoteAddress = remote
+        // A Retry round trip validated the address (RFC 9000 §8.1.2).
+        addressValidated = retrySourceCID != nil
+        maxDatagramSize = configuration.initialMaxDatagramSize
+        self.originalDestinationCID = clientDestinationCID
+        serverOriginalDestinationCID = originalDestinationCID
+        self.retrySourceCID = retrySourceCID
+        peerIDs = PeerConnectionIDs(initial: clientSourceCID)
+        peerInitialSourceCID = clientSourceCID
+        let scid = idGenerator.generate()
+        initialSourceCID = scid
+        recovery = LossRecovery(
+            controller: SelectedCongestionController(configuration.congestionControl, maxDatagramSize: maxDatagramSize),
+            isServer: true)
+        pacer = Pacer(maxDatagramSize: maxDatagramSize)
+        streams = StreamManager(role: .server, limits: configuration.streams)
+
+        let resetToken = StatelessResetTokens.token(for: scid, key: configuration.statelessResetKey)
+        var parameters = Connection.localParameters(configuration, streams: streams)
+        parameters.initialSourceConnectionID = scid
+        parameters.originalDestinationConnectionID = originalDestinationCID ?? clientDestinationCID
+        parameters.retrySourceConnectionID = retrySourceCID
+        parameters.statelessResetToken = resetToken
+        configuration.transportParametersOverride?(&parameters)
+        tls = TLSConnection(
+            role: .server, configuration: configuration.tls, localTransportParameters: parameters.encode(),
+            earlyDataContext: Connection.earlyDataContext(parameters))
+        _ = localIDs.add(scid, resetToken: resetToken, announce: false)
+        endpointEvents.append(.issued(scid))
+        try installInitialKeys()
+        recovery.maxAckDelay = .zero
+        qlogHeader()
+    }
+
+    /// The transport parameters this endpoint sends, before the connection-ID ones are added.
+    static func localParameters(_ configuration: ConnectionConfiguration, streams: StreamManager) -> TransportParameters {
+        var parameters = TransportParameters()
+        streams.fill(&parameters)
+        parameters.maxIdleTimeout = UInt64(max(configuration.maxIdleTimeout.milliseconds, 0))
+        parameters.maxUDPPayloadSize = configuration.maxUDPPayloadSize
+        parameters.ackDelayExponent = configuration.ackDelayExponent
+        parameters.maxAckDelay = UInt64(configuration.maxAckDelay.milliseconds)
+        parameters.activeConnectionIDLimit = configuration.activeConnectionIDLimit
+        parameters.disableActiveMigration = configuration.disableActiveMigration
+        parameters.maxDatagramFrameSize = configuration.maxDatagramFrameSize
+        return parameters
+    }
+
+    /// What 0-RTT acceptance depends on (RFC 9001 §4.6.3, RFC 9000 §7.4.1): the limits a client
+    /// remembered must not shrink, so a ticket only resumes with 0-RTT under the same settings.
+    static func earlyDataContext(_ parameters: TransportParameters) -> [UInt8] {
+        var remembered = TransportParameters()
+        remembered.initialMaxData = parameters.initialMaxData
+        remembered.initialMaxStreamDataBidiLocal = parameters.initialMaxStreamDataBidiLocal
+        remembered.initialMaxStreamDataBidiRemote = parameters.initialMaxStreamDataBidiRemote
+        remembered.initialMaxStreamDataUni = parameters.initialMaxStreamDataUni
+        remembered.initialMaxStreamsBidi = parameters.initialMaxStreamsBidi
+        remembered.initialMaxStreamsUni = parameters.initialMaxStreamsUni
+        remembered.activeConnectionIDLimit = parameters.activeConnectionIDLimit
+        remembered.maxDatagramFrameSize = parameters.maxDatagramFrameSize
+        return remembered.encode()
+    }
+
+    func installInitialKeys() throws(TransportFailure) {
+        do {
+            let keys = try InitialSecrets.keys(version: version, clientDestinationCID: originalDestinationCID, role: role)
+            sendKeys[EncryptionLevel.initial.rawValue] = keys.send
+            receiveKeys[EncryptionLevel.initial.rawValue] = keys.receive
+        } catch {
+            throw TransportFailure(code: .internalError, frameType: nil, reason: "initial keys: \(error)")
+        }
+    }
+
+    // MARK: Application API
+
+    /// The local connection ID the connection was created with.
+    public var sourceConnectionID: ConnectionID { initialSourceCID }
+    /// The negotiated application protocol.
+    public var alpn: String? { tls.negotiatedALPN }
+    public var cipherSuite: CipherSuite? { tls.negotiatedCipherSuite }
+    public var isResumed: Bool { tls.isResumed }
+    public var earlyDataState: EarlyDataState { tls.earlyDataState }
+    public var isEstablished: Bool { state == .established }
+    public var isClosed: Bool { state == .closed }
+    public var smoothedRTT: TimeSpan { recovery.rtt.smoothedRTT }
+    public var congestionWindow: Int { recovery.congestionWindow }
+    public var bytesInFlight: Int { recovery.bytesInFlight }
+    /// The peer's certificate chain (leaf first).
+    public var peerCertificateChain: [Certificate] { tls.peerCertificateChain }
+
+    /// Opens a stream; nil when the peer's stream limit does not allow one now. Before the
+    /// handshake completes, only a client with 0-RTT keys may open streams.
+    public func openStream(_ direction: StreamDirection) -> StreamID? {
+        guard state == .handshaking || state == .established else { return nil }
+        guard peerParameters != nil || sendKeys[EncryptionLevel.zeroRTT.rawValue] != nil else { return nil }
+        return streams.open(direction)
+    }
+
+    /// Copies what the stream buffer takes of `bytes`; `fin` ends the stream after them (only when
+    /// all were taken). Returns the number of bytes taken.
+    public func write(_ stream: StreamID, _ bytes: UnsafeRawBufferPointer, fin: Bool = false) throws(StreamError) -> Int {
+        guard state == .handshaking || state == .established else { throw .closed }
+        return try streams.write(stream, bytes, fin: fin)
+    }
+
+    public func write(_ stream: StreamID, _ bytes: [UInt8], fin: Bool = false) throws(StreamError) -> Int {
+        let result = bytes.withUnsafeBytes { raw in
+            Result { () throws(StreamError) -> Int in try write(stream, raw, fin: fin) }
+        }
+        return try result.get()
+    }
+
+    public func finish(_ stream: StreamID) throws(StreamError) { try streams.finish(stream) }
+
+    /// Bytes a write to `stream` would take now.
+    public func writableBytes(_ stream: StreamID) -> Int { streams.writableBytes(stream) }
+
+    /// Reads in-order bytes into `buffer`; `fin` once the end is reached.
+    public func read(_ stream: StreamID, into buffer: UnsafeMutableRawBufferPointer) throws(StreamError) -> (count: Int, fin: Bool) {
+        try streams.read(stream, into: buffer)
+    }
+
+    public func resetStream(_ stream: StreamID, errorCode: UInt64) throws(StreamError) {
+        try streams.reset(stream, errorCode: errorCode)
+    }
+
+    public func stopSending(_ stream: StreamID, errorCode: UInt64) throws(StreamError) {
+        try streams.stopSending(stream, errorCode: errorCode)
+    }
+
+    /// The largest DATAGRAM payload the peer accepts now; nil when it does not support them.
+    public var maxDatagramPayload: Int? {
+        guard let limit = peerMaxDatagramFrameSize, limit > 0 else { return nil }
+        // Frame type and a 2-byte length, within what fits in one short-header packet.
+        let packetRoom = maxDatagramSize - (1 + peerIDs.current.length + 4 + CipherSuite.tagLength) - 3
+        return max(0, min(Int(min(limit, 65535)) - 3, packetRoom))
+    }
+
+    /// Queues an unreliable DATAGRAM frame (RFC 9221 §5). False when the peer does not accept
+    /// DATAGRAM frames or the payload is too large for one packet.
+    public func sendDatagram(_ payload: [UInt8]) -> Bool {
+        guard state == .established, let limit = maxDatagramPayload, payload.count <= limit else { return false }
+        if datagramsToSend.count >= 64 { datagramsToSend.popFirst() }
+        datagramsToSend.append(payload)
+        return true
+    }
+
+    /// The oldest received DATAGRAM payload.
+    public func readDatagram() -> [UInt8]? { datagramsReceived.popFirst() }
+
+    /// Sends a PING at the next opportunity (keep-alive).
+    public func ping() { pingPending = true }
+
+    /// Starts a key update (RFC 9001 §6.1); false when one may not start now (before the
+    /// handshake is confirmed, or while the previous one is unanswered).
+    @discardableResult
+    public func initiateKeyUpdate() -> Bool {
+        guard handshakeConfirmed, sendKeyPhase == receiveKeyPhase, let keys = sendKeys[EncryptionLevel.oneRTT.rawValue],
+            let next = try? keys.nextGeneration()
+        else { return false }
+        sendKeys[EncryptionLevel.oneRTT.rawValue] = next
+        sendKeyPhase.toggle()
+        keyUpdatesInitiated += 1
+        return true
+    }
+
+    /// Closes the connection with an application error code (CONNECTION_CLOSE 0x1d, RFC 9000
+    /// §10.2), or a transport code when `isApplication` is false.
+    public func close(errorCode: UInt64, reason: String = "", isApplication: Bool = true, now: Instant) {
+        guard state == .handshaking || state == .established else { return }
+        enterClosing(
+            CloseFrame(errorCode: errorCode, frameType: 0, isApplication: isApplication, reason: reason),
+            reason: .local(errorCode: errorCode, isApplication: isApplication, reason: reason), now: now)
+    }
+
+    public func pollEvent() -> ConnectionEvent? {
+        if let event = events.popFirst() { return event }
+        if let event = streams.pollEvent() { return .stream(event) }
+        return nil
+    }
+
+    public func pollEndpointEvent() -> EndpointEvent? { endpointEvents.popFirst() }
+
+    // MARK: Helpers
+
+    func qlog(_ make: @autoclosure () -> String) {
+        configuration.qlog?.record(make())
+    }
+
+    func qlogHeader() {
+        qlog(QlogEvents.header(vantagePoint: role, groupID: originalDestinationCID))
+    }
+}
+
+/// A connection error: the transport error code, the frame that caused it and a reason for the
+/// CONNECTION_CLOSE frame (RFC 9000 §10.2, §20).
+public struct TransportFailure: Error, Sendable, Equatable {
+    public var code: TransportErrorCode
+    public var frameType: UInt64?
+    public var reason: String
+
+    public init(code: TransportErrorCode, frameType: UInt64?, reason: String) {
+        self.code = code
+        self.frameType = frameType
+        self.reason = reason
+    }
+
+    init(_ error: WireError) {
+        self.init(code: error.code, frameType: error.frameType, reason: "\(error.reason)")
+    }
+
+    init(_ alert: TLSAlert) {
+        self.init(code: .crypto(alert: alert.description.rawValue), frameType: FrameType.crypto.rawValue, reason: alert.reason)
+    }
+}

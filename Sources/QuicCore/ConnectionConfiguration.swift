@@ -1,0 +1,137 @@
+import QuicCrypto
+import QuicTLS
+import QuicWire
+
+/// Settings of one connection (client) or of every connection an endpoint accepts (server).
+public struct ConnectionConfiguration: Sendable {
+    public var tls: TLSConfiguration
+    /// The version a client starts with; a server answers in the client's version.
+    public var version: QuicVersion = .v1
+    public var streams = StreamLimits()
+    /// Our max_idle_timeout; the connection closes silently after the smaller of ours and the
+    /// peer's without activity (RFC 9000 §10.1). Zero disables ours.
+    public var maxIdleTimeout: TimeSpan = .seconds(30)
+    public var maxAckDelay: TimeSpan = .milliseconds(25)
+    public var ackDelayExponent: UInt64 = 3
+    /// How many connection IDs we are willing to hold from the peer.
+    public var activeConnectionIDLimit: UInt64 = 4
+    /// Largest UDP payload we accept (max_udp_payload_size).
+    public var maxUDPPayloadSize: UInt64 = 1472
+    /// Datagram size we send before path MTU discovery (RFC 9000 §14: at least 1200).
+    public var initialMaxDatagramSize = 1200
+    public var congestionControl: CongestionControlAlgorithm = .newReno
+    /// Largest DATAGRAM frame we accept (RFC 9221); nil disables DATAGRAM support.
+    public var maxDatagramFrameSize: UInt64?
+    /// DATAGRAM frames buffered for the application before the oldest is dropped.
+    public var datagramReceiveQueueLength = 64
+    public var disableActiveMigration = false
+    /// Key used to derive stateless reset tokens from connection IDs (RFC 9000 §10.3.2).
+    public var statelessResetKey: [UInt8]
+    /// Random bytes for connection IDs, path challenges, packet-number skipping.
+    public var random: @Sendable (UnsafeMutableRawBufferPointer) -> Void = { secureRandomBytes($0) }
+    /// Receives qlog events when set.
+    public var qlog: QlogSink?
+    /// Test hook: edits the transport parameters just before they are sent (to make a peer that
+    /// breaks the rules). Not public API.
+    var transportParametersOverride: (@Sendable (inout TransportParameters) -> Void)?
+
+    public init(tls: TLSConfiguration) {
+        self.tls = tls
+        statelessResetKey = secureRandomBytes(count: 32)
+    }
+}
+
+/// What happened to a connection, for the application.
+public enum ConnectionEvent: Sendable, Equatable {
+    /// The handshake completed: streams can be used with 1-RTT protection.
+    case connected
+    /// The handshake is confirmed (RFC 9001 §4.1.2).
+    case handshakeConfirmed
+    case stream(StreamEvent)
+    /// A DATAGRAM frame arrived; `readDatagram` returns it.
+    case datagramReceived
+    /// The server refused 0-RTT; data sent in 0-RTT is being re-sent with 1-RTT keys.
+    case zeroRTTRejected
+    /// A session ticket was stored for later resumption.
+    case sessionTicketReceived
+    /// The connection ended; no more events follow.
+    case closed(CloseReason)
+}
+
+/// Why a connection ended.
+public enum CloseReason: Sendable, Equatable, CustomStringConvertible {
+    /// We closed it (application or transport error code).
+    case local(errorCode: UInt64, isApplication: Bool, reason: String)
+    /// The peer sent CONNECTION_CLOSE.
+    case peer(errorCode: UInt64, isApplication: Bool, frameType: UInt64, reason: String)
+    /// We detected a protocol error and closed with this transport error.
+    case transportError(TransportErrorCode, frameType: UInt64?, reason: String)
+    case idleTimeout
+    /// A stateless reset from the peer (RFC 9000 §10.3).
+    case statelessReset
+    /// Version negotiation found no common version (RFC 9000 §6.2).
+    case versionNegotiationFailed([QuicVersion])
+
+    public var description: String {
+        switch self {
+        case .local(let code, let isApplication, let reason):
+            return "closed locally with \(isApplication ? "application" : "transport") error \(code)\(reason.isEmpty ? "" : ": \(reason)")"
+        case .peer(let code, let isApplication, _, let reason):
+            let name = isApplication ? "application error \(code)" : TransportErrorCode(rawValue: code).description
+            return "closed by peer with \(name)\(reason.isEmpty ? "" : ": \(reason)")"
+        case .transportError(let code, _, let reason):
+            return "protocol error \(code)\(reason.isEmpty ? "" : ": \(reason)")"
+        case .idleTimeout: return "idle timeout"
+        case .statelessReset: return "stateless reset by peer"
+        case .versionNegotiationFailed(let versions): return "no common QUIC version (server offers \(versions))"
+        }
+    }
+}
+
+/// Routing changes a connection asks its endpoint to make.
+public enum EndpointEvent: Sendable, Equatable {
+    /// Route packets for this ID to the connection.
+    case issued(ConnectionID)
+    /// Stop routing this ID.
+    case retired(ConnectionID)
+    /// The connection is gone; forget it.
+    case drained
+}
+
+/// One datagram (or a GSO batch of equal-size datagrams) written into the caller's buffer.
+@frozen
+public struct Transmit: Sendable, Equatable {
+    public var destination: SocketAddress
+    public var ecn: ECNCodepoint
+    /// Bytes written.
+    public var size: Int
+    /// For a batch: every datagram but the last is exactly this long (UDP_SEGMENT). nil: one datagram.
+    public var segmentSize: Int?
+
+    public init(destination: SocketAddress, ecn: ECNCodepoint, size: Int, segmentSize: Int?) {
+        self.destination = destination
+        self.ecn = ecn
+        self.size = size
+        self.segmentSize = segmentSize
+    }
+}
+
+/// Counters for diagnostics and tests.
+public struct ConnectionStatistics: Sendable, Equatable {
+    public var packetsSent = 0
+    public var packetsReceived = 0
+    public var packetsLost = 0
+    public var bytesSent = 0
+    public var bytesReceived = 0
+    /// Packets that failed to decrypt, or arrived with no keys to decrypt them.
+    public var undecryptablePackets = 0
+    /// Packets the endpoint refused to process for now (e.g. too fragmented stream data); they
+    /// are not acknowledged, so the peer re-sends them.
+    /// Packets dropped as duplicates.
+    public var duplicatePackets = 0
+    public var refusedPackets = 0
+    /// Bytes of STREAM frames sent, frame headers included.
+    public var streamBytesSent = 0
+    public var streamBytesRetransmitted = 0
+    public var probeTimeouts = 0
+}

@@ -1,0 +1,238 @@
+import QuicCrypto
+import QuicWire
+
+/// Names a connection within its endpoint.
+@frozen
+public struct ConnectionHandle: Hashable, Sendable, CustomStringConvertible {
+    public let index: Int
+    public init(_ index: Int) { self.index = index }
+    public var description: String { "#\(index)" }
+}
+
+/// What an endpoint did with a datagram.
+public enum DatagramEvent {
+    /// An existing connection processed it.
+    case delivered(ConnectionHandle)
+    /// A client wants a new connection: `accept` or `refuse` it.
+    case incoming(IncomingConnection)
+    /// A stateless reply (Version Negotiation) was written into the reply buffer.
+    case reply(Transmit)
+    /// Nobody could use it.
+    case dropped(DropReason)
+}
+
+public enum DropReason: Sendable, Equatable {
+    case malformed
+    case unknownConnection
+    case initialTooSmall
+    case unsupportedVersionTooSmall
+    case notAServer
+    case tooManyConnections
+}
+
+/// A client's first Initial, held until the application accepts or refuses it.
+public struct IncomingConnection {
+    public let remote: SocketAddress
+    public let version: QuicVersion
+    public let destinationCID: ConnectionID
+    public let sourceCID: ConnectionID
+    public let token: [UInt8]
+    public let receivedAt: Instant
+    let ecn: ECNCodepoint
+    /// A copy of the datagram, processed by the connection on accept.
+    let datagram: [UInt8]
+}
+
+/// Settings of an endpoint.
+public struct EndpointConfiguration: Sendable {
+    /// Present on servers: the settings every accepted connection gets.
+    public var server: ConnectionConfiguration?
+    /// Makes the connection IDs this endpoint issues (all of one length).
+    public var idGenerator: any ConnectionIDGenerator
+    public var supportedVersions: [QuicVersion] = QuicVersion.supported
+    public var maxConnections = 100_000
+
+    public init(server: ConnectionConfiguration? = nil, idGenerator: any ConnectionIDGenerator) {
+        self.server = server
+        self.idGenerator = idGenerator
+    }
+}
+
+/// Owns connections and routes datagrams to them by destination connection ID (RFC 9000 §5.2);
+/// creates server connections for valid Initials; answers unknown versions with Version
+/// Negotiation (§6). Performs no I/O: replies are written into caller-provided buffers.
+public final class Endpoint {
+    public let configuration: EndpointConfiguration
+    private var connections: [Connection?] = []
+    private var freeHandles: [Int] = []
+    /// Our connection IDs, by the connection they belong to.
+    private var routes: [ConnectionID: ConnectionHandle] = [:]
+    /// Client-chosen Destination Connection IDs of Initial and 0-RTT packets, until the client
+    /// switches to our ID.
+    private var initialRoutes: [ConnectionID: ConnectionHandle] = [:]
+    private var initialRouteOf: [Int: ConnectionID] = [:]
+
+    public init(configuration: EndpointConfiguration) {
+        self.configuration = configuration
+    }
+
+    public var connectionCount: Int { connections.count - freeHandles.count }
+
+    public func connection(_ handle: ConnectionHandle) -> Connection? {
+        guard handle.index < connections.count else { return nil }
+        return connections[handle.index]
+    }
+
+    /// Every live connection's handle.
+    public var handles: [ConnectionHandle] {
+        connections.indices.compactMap { connections[$0] == nil ? nil : ConnectionHandle($0) }
+    }
+
+    private func insert(_ connection: Connection) -> ConnectionHandle {
+        let handle: ConnectionHandle
+        if let index = freeHandles.popLast() {
+            connections[index] = connection
+            handle = ConnectionHandle(index)
+        } else {
+            connections.append(connection)
+            handle = ConnectionHandle(connections.count - 1)
+        }
+        return handle
+    }
+
+    /// Starts a client connection.
+    public func connect(
+        to remote: SocketAddress, serverName: String?, configuration: ConnectionConfiguration, now: Instant
+    ) throws(TransportFailure) -> ConnectionHandle {
+        let connection = try Connection(
+            clientConfiguration: configuration, serverName: serverName, remote: remote,
+            idGenerator: self.configuration.idGenerator, now: now)
+        let handle = insert(connection)
+        routes[connection.sourceConnectionID] = handle
+        processEvents(of: handle)
+        return handle
+    }
+
+    /// Routes one received datagram. `replyBuffer` receives a stateless reply when one is due.
+    public func handle(
+        datagram: UnsafeMutableRawBufferPointer, from remote: SocketAddress, ecn: ECNCodepoint, now: Instant,
+        replyBuffer: UnsafeMutableRawBufferPointer
+    ) -> DatagramEvent {
+        let invariant: InvariantHeader
+        do {
+            invariant = try InvariantHeader.parse(
+                UnsafeRawBufferPointer(datagram), shortHeaderCIDLength: configuration.idGenerator.length)
+        } catch {
+            return .dropped(.malformed)
+        }
+        if invariant.isLongHeader, let version = invariant.version, version != .negotiation,
+            !configuration.supportedVersions.contains(version)
+        {
+            return versionNegotiation(invariant, datagramSize: datagram.count, remote: remote, into: replyBuffer)
+        }
+        let destination = ConnectionID(invariant.destinationCID)
+        if let destination, let handle = routes[destination] ?? initialRoutes[destination], let connection = connection(handle) {
+            connection.handle(datagram: datagram, from: remote, ecn: ecn, now: now)
+            processEvents(of: handle)
+            return .delivered(handle)
+        }
+        guard invariant.isLongHeader else { return .dropped(.unknownConnection) }
+        guard configuration.server != nil else { return .dropped(.notAServer) }
+        // Only a client Initial starts a connection (RFC 9000 §7.2, §14.1).
+        let header: PacketHeader
+        do {
+            header = try PacketHeader.parse(UnsafeRawBufferPointer(datagram), shortHeaderCIDLength: configuration.idGenerator.length)
+        } catch {
+            return .dropped(.malformed)
+        }
+        guard header.type == .initial else { return .dropped(.unknownConnection) }
+        guard datagram.count >= Connection.minimumInitialDatagramSize else { return .dropped(.initialTooSmall) }
+        guard header.destinationCID.length >= 8 else { return .dropped(.malformed) }
+        guard connectionCount < configuration.maxConnections else { return .dropped(.tooManyConnections) }
+        return .incoming(
+            IncomingConnection(
+                remote: remote, version: header.version!, destinationCID: header.destinationCID, sourceCID: header.sourceCID,
+                token: Array(header.token), receivedAt: now, ecn: ecn, datagram: Array(datagram)))
+    }
+
+    /// Accepts an incoming connection and processes its first datagram.
+    public func accept(_ incoming: IncomingConnection, now: Instant) throws(TransportFailure) -> ConnectionHandle {
+        guard let settings = configuration.server else {
+            throw TransportFailure(code: .internalError, frameType: nil, reason: "endpoint has no server configuration")
+        }
+        let connection = try Connection(
+            serverConfiguration: settings, version: incoming.version, remote: incoming.remote,
+            clientDestinationCID: incoming.destinationCID, clientSourceCID: incoming.sourceCID,
+            idGenerator: configuration.idGenerator, now: now)
+        let handle = insert(connection)
+        initialRoutes[incoming.destinationCID] = handle
+        initialRouteOf[handle.index] = incoming.destinationCID
+        processEvents(of: handle)
+        var datagram = incoming.datagram
+        datagram.withUnsafeMutableBytes { raw in
+            connection.handle(datagram: raw, from: incoming.remote, ecn: incoming.ecn, now: now)
+        }
+        processEvents(of: handle)
+        return handle
+    }
+
+    /// Refuses an incoming connection: writes an Initial with CONNECTION_CLOSE
+    /// (CONNECTION_REFUSED, RFC 9000 §5.2.2) into `buffer`.
+    public func refuse(_ incoming: IncomingConnection, now: Instant, into buffer: UnsafeMutableRawBufferPointer) -> Transmit? {
+        guard let settings = configuration.server,
+            let connection = try? Connection(
+                serverConfiguration: settings, version: incoming.version, remote: incoming.remote,
+                clientDestinationCID: incoming.destinationCID, clientSourceCID: incoming.sourceCID,
+                idGenerator: configuration.idGenerator, now: now)
+        else { return nil }
+        connection.pathBytesReceived = incoming.datagram.count
+        connection.close(errorCode: TransportErrorCode.connectionRefused.rawValue, reason: "refused", isApplication: false, now: now)
+        return connection.pollTransmit(now: now, into: buffer)
+    }
+
+    /// Applies a connection's routing changes; removes it once drained. Call after driving a
+    /// connection directly (timeouts, transmits, application calls).
+    public func processEvents(of handle: ConnectionHandle) {
+        guard let connection = connection(handle) else { return }
+        while let event = connection.pollEndpointEvent() {
+            switch event {
+            case .issued(let id):
+                routes[id] = handle
+            case .retired(let id):
+                if routes[id] == handle { routes[id] = nil }
+            case .drained:
+                for (id, owner) in routes where owner == handle { routes[id] = nil }
+                if let initial = initialRouteOf.removeValue(forKey: handle.index) { initialRoutes[initial] = nil }
+                connections[handle.index] = nil
+                freeHandles.append(handle.index)
+                return
+            }
+        }
+        // Once the handshake is confirmed the client only uses our IDs.
+        if connection.handshakeConfirmed, let initial = initialRouteOf.removeValue(forKey: handle.index) {
+            initialRoutes[initial] = nil
+        }
+    }
+
+    /// RFC 9000 §6.1: answer a long-header packet of an unknown version with the versions we
+    /// speak, only for datagrams a client Initial could be (at least 1200 bytes).
+    private func versionNegotiation(
+        _ invariant: InvariantHeader, datagramSize: Int, remote: SocketAddress, into buffer: UnsafeMutableRawBufferPointer
+    ) -> DatagramEvent {
+        guard configuration.server != nil else { return .dropped(.notAServer) }
+        guard datagramSize >= Connection.minimumInitialDatagramSize else { return .dropped(.unsupportedVersionTooSmall) }
+        let size = VersionNegotiation.encodedLength(
+            clientDestinationCIDLength: invariant.destinationCID.count, clientSourceCIDLength: invariant.sourceCID.count,
+            versionCount: configuration.supportedVersions.count + 1)
+        guard size <= buffer.count else { return .dropped(.malformed) }
+        var writer = ByteWriter(buffer)
+        var random: UInt8 = 0
+        withUnsafeMutableBytes(of: &random) { secureRandomBytes($0) }
+        // A greasing version (0x?a?a?a?a) exercises the client's handling of unknown ones (§6.3).
+        let grease = QuicVersion(rawValue: 0x0a0a_0a0a | UInt32(random & 0xf0) << 24 | UInt32(random & 0x0f) << 20)
+        VersionNegotiation.encode(
+            clientDestinationCID: invariant.destinationCID, clientSourceCID: invariant.sourceCID,
+            supported: configuration.supportedVersions, greaseVersion: grease, unusedBits: random, into: &writer)
+        return .reply(Transmit(destination: remote, ecn: .notECT, size: writer.offset, segmentSize: nil))
+    }
+}

@@ -1,0 +1,144 @@
+@testable import QuicCore
+import QuicTLS
+import QuicWire
+
+/// A client and a server endpoint over a `SimulatedNetwork`, driven the way the poll-mode engine
+/// drives them: deliver datagrams, run timers, poll transmits; simulated time jumps to the next
+/// event. Everything random comes from the seed.
+final class Pair {
+    let network: SimulatedNetwork
+    let client: Endpoint
+    let server: Endpoint
+    let clientAddress = SocketAddress(ipv4: (10, 0, 0, 1), port: 50000)
+    let serverAddress = SocketAddress(ipv4: (10, 0, 0, 2), port: 443)
+    var now = Instant(nanoseconds: 1_000_000_000)
+    private(set) var clientHandle: ConnectionHandle?
+    private(set) var serverHandles: [ConnectionHandle] = []
+    var clientConfiguration: ConnectionConfiguration
+    var serverConfiguration: ConnectionConfiguration
+    /// Every connection event, by side.
+    private(set) var clientEvents: [ConnectionEvent] = []
+    private(set) var serverEvents: [ConnectionEvent] = []
+    var injectedPacketNumber: UInt64 = 0
+    private var buffer = [UInt8](repeating: 0, count: 65536)
+    private var reply = [UInt8](repeating: 0, count: 2048)
+
+    init(
+        seed: UInt64, clientToServer: LinkConditions = LinkConditions(), serverToClient: LinkConditions = LinkConditions(),
+        configure: ((inout ConnectionConfiguration, inout ConnectionConfiguration) -> Void)? = nil
+    ) {
+        network = SimulatedNetwork(seed: seed, clientToServer: clientToServer, serverToClient: serverToClient)
+        let clientRandom = SeededBytes(seed: seed &* 31 &+ 1)
+        let serverRandom = SeededBytes(seed: seed &* 31 &+ 2)
+        var clientConfiguration = ConnectionConfiguration(
+            tls: TestCertificates.shared.tls(server: false, random: { clientRandom.fill($0) }))
+        clientConfiguration.random = { clientRandom.fill($0) }
+        clientConfiguration.statelessResetKey = Array(repeating: 1, count: 32)
+        var serverConfiguration = ConnectionConfiguration(
+            tls: TestCertificates.shared.tls(server: true, random: { serverRandom.fill($0) }))
+        serverConfiguration.random = { serverRandom.fill($0) }
+        serverConfiguration.statelessResetKey = Array(repeating: 2, count: 32)
+        configure?(&clientConfiguration, &serverConfiguration)
+        self.clientConfiguration = clientConfiguration
+        self.serverConfiguration = serverConfiguration
+        client = Endpoint(
+            configuration: EndpointConfiguration(
+                idGenerator: QuicLBConnectionIDGenerator(serverID: 1, random: { clientRandom.fill($0) })))
+        server = Endpoint(
+            configuration: EndpointConfiguration(
+                server: serverConfiguration, idGenerator: QuicLBConnectionIDGenerator(serverID: 2, random: { serverRandom.fill($0) })))
+    }
+
+    var clientConnection: Connection? { clientHandle.flatMap { client.connection($0) } }
+    var serverConnection: Connection? { serverHandles.first.flatMap { server.connection($0) } }
+
+    func connect(serverName: String = "localhost") throws {
+        clientHandle = try client.connect(to: serverAddress, serverName: serverName, configuration: clientConfiguration, now: now)
+    }
+
+    /// Sends everything the connections have to send now.
+    func flush() {
+        for (endpoint, side, handles) in [
+            (client, SimulatedNetwork.Side.client, clientHandle.map { [$0] } ?? []), (server, .server, serverHandles),
+        ] {
+            for handle in handles {
+                guard let connection = endpoint.connection(handle) else { continue }
+                let from = side == .client ? clientAddress : serverAddress
+                while let transmit = buffer.withUnsafeMutableBytes({ connection.pollTransmit(now: now, into: $0) }) {
+                    network.send(Array(buffer[..<transmit.size]), from: side, address: from, now: now)
+                }
+                endpoint.processEvents(of: handle)
+                collectEvents(connection, side: side)
+            }
+        }
+    }
+
+    private func collectEvents(_ connection: Connection, side: SimulatedNetwork.Side) {
+        while let event = connection.pollEvent() {
+            if side == .client { clientEvents.append(event) } else { serverEvents.append(event) }
+            onEvent?(side, event)
+        }
+    }
+
+    /// Called for each connection event as it is collected.
+    var onEvent: ((SimulatedNetwork.Side, ConnectionEvent) -> Void)?
+
+    private var allHandles: [(Endpoint, ConnectionHandle, SimulatedNetwork.Side)] {
+        (clientHandle.map { [(client, $0, SimulatedNetwork.Side.client)] } ?? []) + serverHandles.map { (server, $0, .server) }
+    }
+
+    /// The earliest pending event: a delivery or a connection timer.
+    var nextEventTime: Instant? {
+        var next = network.nextDelivery
+        for (endpoint, handle, _) in allHandles {
+            if let timeout = endpoint.connection(handle)?.pollTimeout(), next == nil || timeout < next! { next = timeout }
+        }
+        return next
+    }
+
+    /// Advances to the next event and processes it. Returns false when nothing is pending.
+    @discardableResult
+    func step() -> Bool {
+        flush()
+        guard let next = nextEventTime else { return false }
+        now = max(now, next)
+        for item in network.take(dueBy: now) {
+            var bytes = item.bytes
+            let endpoint = item.to == .client ? client : server
+            let event = bytes.withUnsafeMutableBytes { datagram in
+                reply.withUnsafeMutableBytes { replyBuffer in
+                    endpoint.handle(datagram: datagram, from: item.from, ecn: .notECT, now: now, replyBuffer: replyBuffer)
+                }
+            }
+            switch event {
+            case .incoming(let incoming):
+                if let handle = try? server.accept(incoming, now: now) { serverHandles.append(handle) }
+            case .reply(let transmit):
+                network.send(Array(reply[..<transmit.size]), from: item.to, address: item.to == .client ? clientAddress : serverAddress, now: now)
+            case .delivered, .dropped:
+                break
+            }
+        }
+        for (endpoint, handle, _) in allHandles {
+            guard let connection = endpoint.connection(handle) else { continue }
+            if let timeout = connection.pollTimeout(), timeout <= now { connection.handleTimeout(now: now) }
+            endpoint.processEvents(of: handle)
+        }
+        flush()
+        return true
+    }
+
+    /// Steps until `condition` holds or `limit` of simulated time passes. Returns whether it held.
+    @discardableResult
+    func run(for limit: TimeSpan = .seconds(60), until condition: () -> Bool) -> Bool {
+        let deadline = now + limit
+        while !condition() {
+            guard now < deadline, step() else { return condition() }
+        }
+        return true
+    }
+
+    var isConnected: Bool {
+        clientEvents.contains(.connected) && serverEvents.contains(.connected)
+    }
+}
