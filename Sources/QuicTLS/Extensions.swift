@@ -81,7 +81,7 @@ struct MessageContext: OptionSet, Sendable {
 
 /// An extensions block (RFC 8446 §4.2), in wire order, without duplicates.
 struct ExtensionBlock {
-    private(set) var entries: [(type: ExtensionType, body: [UInt8])] = []
+    var entries: [(type: ExtensionType, body: [UInt8])] = []
 
     init() {}
 
@@ -108,6 +108,8 @@ struct ExtensionBlock {
     var types: [ExtensionType] { entries.map(\.type) }
 
     mutating func append(_ type: ExtensionType, _ body: [UInt8]) { entries.append((type, body)) }
+
+    mutating func remove(_ type: ExtensionType) { entries.removeAll { $0.type == type } }
 
     mutating func append(_ type: ExtensionType, _ write: (inout TLSWriter) -> Void) {
         var writer = TLSWriter()
