@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .library(name: "QuicWire", targets: ["QuicWire"]),
         .library(name: "QuicCrypto", targets: ["QuicCrypto"]),
+        .library(name: "QuicTLS", targets: ["QuicTLS"]),
     ],
     targets: [
         // System libraries, found through pkg-config (Debian: libssl-dev, libxdp-dev, libbpf-dev).
@@ -27,13 +28,20 @@ let package = Package(
 
         .target(name: "QuicWire"),
         .target(name: "QuicCrypto", dependencies: ["QuicWire", "COpenSSL", "CQuicShim"]),
-        .target(name: "QuicCore", dependencies: ["QuicWire", "QuicCrypto"]),
+        .target(name: "QuicTLS", dependencies: ["QuicCrypto", "QuicWire"]),
+        .target(name: "QuicCore", dependencies: ["QuicWire", "QuicCrypto", "QuicTLS"]),
 
         .testTarget(name: "QuicWireTests", dependencies: ["QuicWire"]),
-        .testTarget(name: "QuicCoreTests", dependencies: ["QuicCore", "QuicWire", "QuicCrypto"]),
+        .testTarget(name: "QuicCoreTests", dependencies: ["QuicCore", "QuicWire", "QuicCrypto", "QuicTLS"]),
         .testTarget(
             name: "QuicCryptoTests",
             dependencies: ["QuicCrypto", "QuicWire"],
+            resources: [.copy("Resources")]
+        ),
+        // Tests/PKI holds the certificates both suites read (made by Tests/PKI/make-certs.sh).
+        .testTarget(
+            name: "QuicTLSTests",
+            dependencies: ["QuicTLS", "QuicCrypto", "QuicWire"],
             resources: [.copy("Resources")]
         ),
 

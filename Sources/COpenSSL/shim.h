@@ -15,4 +15,6 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/ec.h>
 #include <openssl/bio.h>
+#include <openssl/param_build.h>
+#include <openssl/rsa.h>
 #endif

@@ -2,11 +2,22 @@
 #include "quic_shim.h"
 #include <sched.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 
 _Static_assert(sizeof(struct quic_mmsghdr) == sizeof(struct mmsghdr), "mmsghdr layout");
 _Static_assert(offsetof(struct quic_mmsghdr, msg_len) == offsetof(struct mmsghdr, msg_len), "mmsghdr layout");
 
 void quic_openssl_free(void *ptr) { OPENSSL_free(ptr); }
+
+int quic_evp_pkey_selection_public_key(void) { return EVP_PKEY_PUBLIC_KEY; }
+int quic_evp_pkey_selection_keypair(void) { return EVP_PKEY_KEYPAIR; }
+
+struct stack_st_X509 *quic_x509_stack_new(void) { return sk_X509_new_null(); }
+int quic_x509_stack_push(struct stack_st_X509 *stack, struct x509_st *certificate) {
+    return sk_X509_push(stack, certificate);
+}
+void quic_x509_stack_free(struct stack_st_X509 *stack) { sk_X509_pop_free(stack, X509_free); }
 
 int quic_recvmmsg(int fd, struct quic_mmsghdr *msgs, unsigned int vlen, int flags) {
     return recvmmsg(fd, (struct mmsghdr *)msgs, vlen, flags, NULL);

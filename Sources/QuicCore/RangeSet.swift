@@ -60,7 +60,7 @@ public struct RangeSet: Sendable, Equatable, CustomStringConvertible {
     @discardableResult
     public mutating func insert(_ range: Range<UInt64>) -> Bool {
         guard !range.isEmpty else { return false }
-        var start = firstIndex(endingAtOrAfter: range.lowerBound)
+        let start = firstIndex(endingAtOrAfter: range.lowerBound)
         if start == ranges.count {
             ranges.append(range)
             return true

@@ -9,6 +9,16 @@
 // --- OpenSSL macros -------------------------------------------------------------------------
 /// OPENSSL_free is a macro over CRYPTO_free(ptr, __FILE__, __LINE__).
 void quic_openssl_free(void *ptr);
+/// EVP_PKEY_PUBLIC_KEY / EVP_PKEY_KEYPAIR: EVP_PKEY_fromdata selections built from OR-ed macros.
+int quic_evp_pkey_selection_public_key(void);
+int quic_evp_pkey_selection_keypair(void);
+/// STACK_OF(X509) is reached only through the sk_X509_* macros: the untrusted chain handed to
+/// X509_STORE_CTX_init. The stack takes ownership of pushed certificates; free releases them all.
+struct stack_st_X509;
+struct x509_st;
+struct stack_st_X509 *quic_x509_stack_new(void);
+int quic_x509_stack_push(struct stack_st_X509 *stack, struct x509_st *certificate);
+void quic_x509_stack_free(struct stack_st_X509 *stack);
 
 // --- _GNU_SOURCE socket calls --------------------------------------------------------------
 /// Same layout as glibc's `struct mmsghdr` (checked by a static assertion in the .c file).

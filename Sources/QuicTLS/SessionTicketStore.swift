@@ -1,0 +1,198 @@
+import Glibc
+import QuicCrypto
+import Synchronization
+
+/// What a client keeps from a NewSessionTicket (RFC 8446 §4.6.1) together with what QUIC must
+/// remember for 0-RTT: the server's transport parameters and the ALPN (RFC 9001 §4.6.1,
+/// RFC 9000 §7.4.1), and the server name it was issued for (RFC 8446 §4.2.11).
+struct ClientTicket: Sendable, Hashable {
+    var serverName: String
+    var ticket: [UInt8]
+    var psk: [UInt8]
+    var suite: CipherSuite
+    /// Milliseconds since the epoch when the NewSessionTicket arrived.
+    var receivedAt: UInt64
+    /// Seconds.
+    var lifetime: UInt32
+    var ageAdd: UInt32
+    /// max_early_data_size; nil when the server does not accept 0-RTT with this ticket.
+    var maxEarlyDataSize: UInt32?
+    var alpn: String
+    var transportParameters: [UInt8]
+
+    /// Usable until its lifetime ends (§4.6.1: never beyond 7 days).
+    func isUsable(at now: UInt64) -> Bool {
+        now >= receivedAt && now - receivedAt < UInt64(lifetime) * 1000
+    }
+
+    /// obfuscated_ticket_age: the age in milliseconds plus ticket_age_add, modulo 2^32 (§4.2.11.1).
+    func obfuscatedAge(at now: UInt64) -> UInt32 {
+        UInt32(truncatingIfNeeded: now &- receivedAt) &+ ageAdd
+    }
+
+    var allowsEarlyData: Bool { maxEarlyDataSize == NewSessionTicket.quicEarlyDataSentinel }
+
+    func encode(into writer: inout TLSWriter) {
+        writer.writeVector(lengthBytes: 2, Array(serverName.utf8))
+        writer.writeVector(lengthBytes: 2, ticket)
+        writer.writeVector(lengthBytes: 1, psk)
+        writer.writeUInt16(suite.rawValue)
+        writer.writeUInt64(receivedAt)
+        writer.writeUInt32(lifetime)
+        writer.writeUInt32(ageAdd)
+        writer.writeUInt8(maxEarlyDataSize == nil ? 0 : 1)
+        writer.writeUInt32(maxEarlyDataSize ?? 0)
+        writer.writeVector(lengthBytes: 1, Array(alpn.utf8))
+        writer.writeVector(lengthBytes: 2, transportParameters)
+    }
+
+    static func decode(_ reader: inout TLSReader) throws(TLSAlert) -> ClientTicket {
+        let serverName = String(decoding: try reader.readVector(lengthBytes: 2, "server name"), as: UTF8.self)
+        let ticket = try reader.readVector(lengthBytes: 2, "ticket")
+        let psk = try reader.readVector(lengthBytes: 1, "psk")
+        guard let suite = CipherSuite(rawValue: try reader.readUInt16("suite")) else { throw .decodeError("suite") }
+        let receivedAt = try reader.readInteger(8, "received at")
+        let lifetime = try reader.readUInt32("lifetime")
+        let ageAdd = try reader.readUInt32("age add")
+        let hasEarlyData = try reader.readUInt8("early data flag") == 1
+        let maxEarlyData = try reader.readUInt32("max early data")
+        let alpn = String(decoding: try reader.readVector(lengthBytes: 1, "alpn"), as: UTF8.self)
+        let parameters = try reader.readVector(lengthBytes: 2, "transport parameters")
+        return ClientTicket(
+            serverName: serverName, ticket: ticket, psk: psk, suite: suite, receivedAt: receivedAt, lifetime: lifetime,
+            ageAdd: ageAdd, maxEarlyDataSize: hasEarlyData ? maxEarlyData : nil, alpn: alpn,
+            transportParameters: parameters)
+    }
+}
+
+/// A client's session tickets by server name. Each ticket is used once (RFC 9001 §4.5, RFC 8446
+/// §C.4: reuse lets observers link connections). Kept in memory, or also in a file so a
+/// command-line tool can resume across runs: the file is rewritten (mode 0600, atomically by
+/// rename) after every change, and read once when the store is made. A missing or unreadable file
+/// starts an empty store; a failed write is reported through `lastWriteError`.
+public final class SessionTicketStore: Sendable {
+    public let capacityPerServer: Int
+    public let filePath: String?
+    private let tickets: Mutex<[String: [ClientTicket]]>
+    private let writeError = Mutex<String?>(nil)
+
+    private static let fileMagic: [UInt8] = Array("QXDP-TICKETS-1".utf8)
+
+    /// An in-memory store keeping at most `capacityPerServer` tickets per server name.
+    public init(capacityPerServer: Int = 4) {
+        self.capacityPerServer = max(1, capacityPerServer)
+        filePath = nil
+        tickets = Mutex([:])
+    }
+
+    /// A store backed by the file at `filePath`, loading the tickets already there.
+    public init(filePath: String, capacityPerServer: Int = 4) {
+        self.capacityPerServer = max(1, capacityPerServer)
+        self.filePath = filePath
+        tickets = Mutex(SessionTicketStore.load(filePath))
+    }
+
+    /// Tickets held, across all servers.
+    public var count: Int { tickets.withLock { $0.values.reduce(0) { $0 + $1.count } } }
+
+    /// The reason the last file write failed, nil after a successful one.
+    public var lastWriteError: String? { writeError.withLock { $0 } }
+
+    public func removeAll() {
+        tickets.withLock { tickets in
+            tickets.removeAll()
+            persist(tickets)
+        }
+    }
+
+    func insert(_ ticket: ClientTicket, now: UInt64) {
+        tickets.withLock { tickets in
+            var list = (tickets[ticket.serverName] ?? []).filter { $0.isUsable(at: now) }
+            list.append(ticket)
+            if list.count > capacityPerServer { list.removeFirst(list.count - capacityPerServer) }
+            tickets[ticket.serverName] = list
+            persist(tickets)
+        }
+    }
+
+    /// Removes and returns the newest usable ticket for `serverName`, dropping expired ones.
+    func take(serverName: String, now: UInt64) -> ClientTicket? {
+        tickets.withLock { tickets in
+            guard var list = tickets[serverName] else { return nil }
+            list.removeAll { !$0.isUsable(at: now) }
+            let ticket = list.popLast()
+            tickets[serverName] = list.isEmpty ? nil : list
+            persist(tickets)
+            return ticket
+        }
+    }
+
+    private func persist(_ tickets: [String: [ClientTicket]]) {
+        guard let filePath else { return }
+        var writer = TLSWriter()
+        writer.writeBytes(SessionTicketStore.fileMagic)
+        let all = tickets.keys.sorted().flatMap { tickets[$0] ?? [] }
+        writer.writeUInt32(UInt32(all.count))
+        for ticket in all { ticket.encode(into: &writer) }
+        let error = SessionTicketStore.writeAtomically(writer.bytes, to: filePath)
+        writeError.withLock { $0 = error }
+    }
+
+    private static func load(_ path: String) -> [String: [ClientTicket]] {
+        guard let bytes = readWholeFile(path), bytes.starts(with: fileMagic) else { return [:] }
+        var reader = TLSReader(Array(bytes.dropFirst(fileMagic.count)))
+        var tickets: [String: [ClientTicket]] = [:]
+        do throws(TLSAlert) {
+            let count = try reader.readUInt32("count")
+            for _ in 0..<count {
+                let ticket = try ClientTicket.decode(&reader)
+                tickets[ticket.serverName, default: []].append(ticket)
+            }
+        } catch {
+            return [:]
+        }
+        return tickets
+    }
+
+    private static func readWholeFile(_ path: String) -> [UInt8]? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var contents: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = read(descriptor, &chunk, chunk.count)
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { return nil }
+            if count == 0 { return contents }
+            contents += chunk[..<count]
+            if contents.count > 16 << 20 { return nil }
+        }
+    }
+
+    /// Writes to a temporary file beside `path` and renames it over `path`; the error text, or nil.
+    private static func writeAtomically(_ bytes: [UInt8], to path: String) -> String? {
+        let temporary = path + ".tmp"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { return "cannot create \(temporary): \(String(cString: strerror(errno)))" }
+        var written = 0
+        while written < bytes.count {
+            let count = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress! + written, bytes.count - written) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else {
+                let message = String(cString: strerror(errno))
+                close(descriptor)
+                unlink(temporary)
+                return "cannot write \(temporary): \(message)"
+            }
+            written += count
+        }
+        close(descriptor)
+        guard rename(temporary, path) == 0 else {
+            let message = String(cString: strerror(errno))
+            unlink(temporary)
+            return "cannot rename \(temporary) to \(path): \(message)"
+        }
+        return nil
+    }
+}
