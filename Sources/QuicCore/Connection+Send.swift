@@ -23,7 +23,9 @@ extension Connection {
         while count < maxDatagrams {
             let room = buffer.count - total
             let limit = segmentSize == 0 ? room : min(room, segmentSize)
-            let size = buildDatagram(now: now, into: UnsafeMutableRawBufferPointer(rebasing: buffer[total..<(total + limit)]))
+            let size = buildDatagram(
+                now: now, into: UnsafeMutableRawBufferPointer(rebasing: buffer[total..<(total + limit)]),
+                padNearlyFullTo: segmentSize == 0 ? nil : segmentSize)
             if size == 0 { break }
             if count == 0 { segmentSize = size }
             total += size
@@ -35,8 +37,10 @@ extension Connection {
         return Transmit(destination: remoteAddress, ecn: .notECT, size: total, segmentSize: count > 1 ? segmentSize : nil)
     }
 
-    /// Assembles one datagram of coalesced packets (RFC 9000 §12.2); returns its size.
-    func buildDatagram(now: Instant, into out: UnsafeMutableRawBufferPointer) -> Int {
+    /// Assembles one datagram of coalesced packets (RFC 9000 §12.2); returns its size. Within a
+    /// GSO batch, a datagram that came out a few bytes short of the segment size is padded to it
+    /// (`padNearlyFullTo`), so the batch goes on.
+    func buildDatagram(now: Instant, into out: UnsafeMutableRawBufferPointer, padNearlyFullTo segmentSize: Int? = nil) -> Int {
         let limit = min(out.count, maxDatagramSize, amplificationRoom)
         guard limit >= 64 else { return 0 }
         if state == .closing { return buildClose(now: now, into: out, limit: limit) }
@@ -76,6 +80,9 @@ extension Connection {
         if hasInitial && (role == .client || initialAckEliciting) && writer.offset < Connection.minimumInitialDatagramSize {
             let target = min(Connection.minimumInitialDatagramSize, limit)
             padLastPacket(to: target, writer: &writer)
+        }
+        if let segmentSize, writer.offset < segmentSize, writer.offset + 48 >= segmentSize, segmentSize <= limit {
+            padLastPacket(to: segmentSize, writer: &writer)
         }
         finishPackets(in: out, now: now)
         if allowAckEliciting { appLimited = !streamsHaveMoreToSend }

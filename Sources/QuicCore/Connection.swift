@@ -371,6 +371,9 @@ public final class Connection {
 
     public func pollEndpointEvent() -> EndpointEvent? { endpointEvents.popFirst() }
 
+    /// Whether `pollEvent` has something to return.
+    public var hasPendingEvents: Bool { !events.isEmpty || !streams.events.isEmpty }
+
     // MARK: Helpers
 
     func qlog(_ make: @autoclosure () -> String) {

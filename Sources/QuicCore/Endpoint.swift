@@ -71,11 +71,14 @@ public final class Endpoint {
     /// switches to our ID.
     private var initialRoutes: [ConnectionID: ConnectionHandle] = [:]
     private var initialRouteOf: [Int: ConnectionID] = [:]
+    /// Drained connections whose last events the application has not read yet.
+    private var drained: Set<Int> = []
 
     public init(configuration: EndpointConfiguration) {
         self.configuration = configuration
     }
 
+    /// Connections not yet freed (including drained ones whose last events are unread).
     public var connectionCount: Int { connections.count - freeHandles.count }
 
     public func connection(_ handle: ConnectionHandle) -> Connection? {
@@ -190,10 +193,19 @@ public final class Endpoint {
         return connection.pollTransmit(now: now, into: buffer)
     }
 
-    /// Applies a connection's routing changes; removes it once drained. Call after driving a
-    /// connection directly (timeouts, transmits, application calls).
+    /// Applies a connection's routing changes. A drained connection stops receiving datagrams at
+    /// once and is freed here once the application has read its last events (`pollEvent`).
+    /// Call after driving a connection directly (timeouts, transmits, application calls).
     public func processEvents(of handle: ConnectionHandle) {
         guard let connection = connection(handle) else { return }
+        if drained.contains(handle.index) {
+            if !connection.hasPendingEvents {
+                drained.remove(handle.index)
+                connections[handle.index] = nil
+                freeHandles.append(handle.index)
+            }
+            return
+        }
         while let event = connection.pollEndpointEvent() {
             switch event {
             case .issued(let id):
@@ -203,8 +215,8 @@ public final class Endpoint {
             case .drained:
                 for (id, owner) in routes where owner == handle { routes[id] = nil }
                 if let initial = initialRouteOf.removeValue(forKey: handle.index) { initialRoutes[initial] = nil }
-                connections[handle.index] = nil
-                freeHandles.append(handle.index)
+                drained.insert(handle.index)
+                processEvents(of: handle)
                 return
             }
         }

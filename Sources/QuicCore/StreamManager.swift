@@ -540,10 +540,25 @@ final class StreamManager {
             turns -= 1
             guard let entry = streams[id], let send = entry.send else { continue }
             entry.queuedForSending = false
-            let maxHeader = StreamFrame.headerLength(
-                streamID: id, offset: send.sentEnd + (1 << 30), dataLength: 16383, explicitLength: true)
-            let room = limit - writer.offset - maxHeader
-            if room >= 0, let chunk = send.nextChunk(maxLength: room, connectionCredit: sendCredit.available) {
+            // Size the chunk for its exact header: first with a worst-case header, then again with
+            // the header that chunk really needs, so the packet fills up to `limit`.
+            let available = limit - writer.offset
+            var chunk = send.nextChunk(
+                maxLength: available - StreamFrame.headerLength(
+                    streamID: id, offset: .max >> 2, dataLength: 16383, explicitLength: true),
+                connectionCredit: sendCredit.available)
+            if let first = chunk {
+                let exact = StreamFrame.headerLength(
+                    streamID: id, offset: first.offset, dataLength: max(first.length, 64), explicitLength: true)
+                if let larger = send.nextChunk(maxLength: available - exact, connectionCredit: sendCredit.available),
+                    larger.offset == first.offset,
+                    StreamFrame.headerLength(streamID: id, offset: larger.offset, dataLength: larger.length, explicitLength: true)
+                        + larger.length <= available
+                {
+                    chunk = larger
+                }
+            }
+            if let chunk {
                 StreamFrame.encodeHeader(
                     streamID: id, offset: chunk.offset, dataLength: chunk.length, fin: chunk.fin, explicitLength: true,
                     into: &writer)

@@ -67,8 +67,8 @@ final class Pair {
                 while let transmit = buffer.withUnsafeMutableBytes({ connection.pollTransmit(now: now, into: $0) }) {
                     network.send(Array(buffer[..<transmit.size]), from: side, address: from, now: now)
                 }
-                endpoint.processEvents(of: handle)
                 collectEvents(connection, side: side)
+                endpoint.processEvents(of: handle)
             }
         }
     }
@@ -96,11 +96,15 @@ final class Pair {
         return next
     }
 
-    /// Advances to the next event and processes it. Returns false when nothing is pending.
+    /// Advances to the next event (but not past `deadline`) and processes it. Returns false when
+    /// nothing is pending before the deadline.
     @discardableResult
-    func step() -> Bool {
+    func step(deadline: Instant = .distantFuture) -> Bool {
         flush()
-        guard let next = nextEventTime else { return false }
+        guard let next = nextEventTime, next <= deadline else {
+            now = max(now, min(deadline, now + .seconds(3600)))
+            return false
+        }
         now = max(now, next)
         for item in network.take(dueBy: now) {
             var bytes = item.bytes
@@ -109,6 +113,9 @@ final class Pair {
                 reply.withUnsafeMutableBytes { replyBuffer in
                     endpoint.handle(datagram: datagram, from: item.from, ecn: .notECT, now: now, replyBuffer: replyBuffer)
                 }
+            }
+            if case .delivered(let handle) = event, let connection = endpoint.connection(handle) {
+                collectEvents(connection, side: item.to)
             }
             switch event {
             case .incoming(let incoming):
@@ -119,9 +126,10 @@ final class Pair {
                 break
             }
         }
-        for (endpoint, handle, _) in allHandles {
+        for (endpoint, handle, side) in allHandles {
             guard let connection = endpoint.connection(handle) else { continue }
             if let timeout = connection.pollTimeout(), timeout <= now { connection.handleTimeout(now: now) }
+            collectEvents(connection, side: side)
             endpoint.processEvents(of: handle)
         }
         flush()
@@ -133,7 +141,7 @@ final class Pair {
     func run(for limit: TimeSpan = .seconds(60), until condition: () -> Bool) -> Bool {
         let deadline = now + limit
         while !condition() {
-            guard now < deadline, step() else { return condition() }
+            guard now < deadline, step(deadline: deadline) else { return condition() }
         }
         return true
     }

@@ -7,6 +7,8 @@ final class StreamTransfer {
     let pair: Pair
     let sizes: [Int]
     private(set) var streamIDs: [StreamID] = []
+    /// Which entry of `sizes` a stream carries.
+    private var indexOf: [StreamID: Int] = [:]
     private var written: [Int]
     private var finished: [Bool]
     /// Server side: bytes received per stream ID, and whether FIN arrived.
@@ -29,7 +31,10 @@ final class StreamTransfer {
     /// Opens streams as the limit allows and writes what the buffers take.
     func pump() {
         guard let client = pair.clientConnection, client.isEstablished else { return }
-        while streamIDs.count < sizes.count, let id = client.openStream(.bidirectional) { streamIDs.append(id) }
+        while streamIDs.count < sizes.count, let id = client.openStream(.bidirectional) {
+            indexOf[id] = streamIDs.count
+            streamIDs.append(id)
+        }
         for (index, id) in streamIDs.enumerated() where !finished[index] {
             let remaining = sizes[index] - written[index]
             let chunk = min(remaining, client.writableBytes(id), scratch.count)
@@ -50,7 +55,7 @@ final class StreamTransfer {
     func drainServer() {
         guard let server = pair.serverConnection else { return }
         for id in server.streams.streams.keys where id.initiator == .client {
-            let index = Int(id.index)
+            guard let index = indexOf[id] else { continue }
             while true {
                 guard let (count, fin) = try? scratch.withUnsafeMutableBytes({ try server.read(id, into: $0) }) else { break }
                 let start = receivedBytes[id, default: 0]
@@ -65,10 +70,8 @@ final class StreamTransfer {
     }
 
     var isComplete: Bool {
-        receivedFin.count == sizes.count
-            && sizes.enumerated().allSatisfy { index, size in
-                receivedBytes[StreamID(index: UInt64(index), initiator: .client, direction: .bidirectional)] == size
-            }
+        streamIDs.count == sizes.count && receivedFin.count == sizes.count
+            && streamIDs.enumerated().allSatisfy { index, id in receivedBytes[id] == sizes[index] }
     }
 
     /// Runs the transfer to completion or the time limit; returns the simulated duration.
