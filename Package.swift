@@ -52,6 +52,13 @@ let package = Package(
             path: "Benchmarks/QuicBench",
             swiftSettings: [.unsafeFlags(["-Ounchecked"])]
         ),
+        // Handshakes/s of an in-memory client+server pair and the server's CPU against its
+        // sign and key-share cost, measured in the same run.
+        .executableTarget(
+            name: "TLSBench",
+            dependencies: ["QuicTLS", "QuicCrypto", "QuicWire"],
+            path: "Benchmarks/TLSBench"
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

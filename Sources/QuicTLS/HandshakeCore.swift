@@ -140,10 +140,13 @@ class HandshakeCore {
         _ message: CertificateMessage, purpose: TrustStore.Purpose, peerName: String?
     ) throws(TLSAlert) -> PublicKey {
         let chain = message.entries.map { Certificate(der: $0.data) }
-        guard chain.allSatisfy(\.isWellFormed) else { throw TLSAlert(.badCertificate, "a certificate does not parse as X.509") }
+        let parsed: CertificateChain
+        do { parsed = try CertificateChain(chain) } catch {
+            throw TLSAlert(.badCertificate, error.message)
+        }
         peerCertificateChain = chain
         let publicKey: PublicKey
-        do { publicKey = try chain[0].publicKey() } catch {
+        do { publicKey = try parsed.leafPublicKey() } catch {
             throw TLSAlert(.unsupportedCertificate, "the certificate's key cannot be used: \(error.message)")
         }
         let store: TrustStore?
@@ -153,7 +156,7 @@ class HandshakeCore {
         guard let store else { return publicKey }
         do {
             try store.verify(
-                chain: chain, purpose: purpose, peerName: peerName, time: Int64(configuration.wallClock() / 1000))
+                chain: parsed, purpose: purpose, peerName: peerName, time: Int64(configuration.wallClock() / 1000))
         } catch {
             throw TLSAlert(HandshakeCore.alert(for: error.reason), error.description)
         }
