@@ -55,7 +55,9 @@ client.verification = .caFile(pki + "/ca.pem")
 let transportParameters: [UInt8] = [0x04, 0x04, 0x80, 0x10, 0x00, 0x00, 0x01, 0x02, 0x43, 0xe8]
 
 /// One handshake; returns the server's and the client's thread CPU time in nanoseconds.
-func handshake(client clientConfiguration: TLSConfiguration, server serverConfiguration: TLSConfiguration)
+func handshake(
+    client clientConfiguration: TLSConfiguration, server serverConfiguration: TLSConfiguration
+)
     -> (server: UInt64, client: UInt64, resumed: Bool)
 {
     var serverTime: UInt64 = 0
@@ -101,7 +103,9 @@ func handshake(client clientConfiguration: TLSConfiguration, server serverConfig
     } catch {
         fail("handshake failed: \(String(reflecting: error))")
     }
-    guard clientConnection.isHandshakeComplete, serverConnection.isHandshakeComplete else { fail("handshake incomplete") }
+    guard clientConnection.isHandshakeComplete, serverConnection.isHandshakeComplete else {
+        fail("handshake incomplete")
+    }
     return (serverTime, clientTime, clientConnection.isResumed)
 }
 
@@ -131,7 +135,9 @@ func measureHandshakes(client: TLSConfiguration, server: TLSConfiguration, expec
     let start = nanoseconds(CLOCK_MONOTONIC)
     while nanoseconds(CLOCK_MONOTONIC) - start < duration {
         let result = handshake(client: client, server: server)
-        guard result.resumed == expectResumed else { fail("resumption \(result.resumed ? "happened" : "failed") unexpectedly") }
+        guard result.resumed == expectResumed else {
+            fail("resumption \(result.resumed ? "happened" : "failed") unexpectedly")
+        }
         serverTotal += result.server
         clientTotal += result.client
         count += 1
@@ -147,7 +153,8 @@ let full = measureHandshakes(client: client, server: server, expectResumed: fals
 
 // The server's public-key work, timed alone in the same run.
 guard let key = server.privateKey else { fail("no key") }
-let content = [UInt8](repeating: 0x20, count: 64) + Array("TLS 1.3, server CertificateVerify".utf8) + [0]
+let content =
+    [UInt8](repeating: 0x20, count: 64) + Array("TLS 1.3, server CertificateVerify".utf8) + [0]
     + [UInt8](repeating: 0xab, count: 32)
 let signNanoseconds = timed { _ = try? key.sign(content, scheme: .ecdsaSecp256r1SHA256) }
 let peer = try EphemeralKeyPair(group: .x25519, random: { secureRandomBytes($0) })
@@ -158,7 +165,9 @@ let keyShareNanoseconds = timed {
 // The client's, for context.
 let signature = try key.sign(content, scheme: .ecdsaSecp256r1SHA256)
 let publicKey = try server.certificateChain[0].publicKey()
-let verifyNanoseconds = timed { _ = publicKey.verify(signature: signature, message: content, scheme: .ecdsaSecp256r1SHA256) }
+let verifyNanoseconds = timed {
+    _ = publicKey.verify(signature: signature, message: content, scheme: .ecdsaSecp256r1SHA256)
+}
 let store = try TrustStore(caFile: pki + "/ca.pem")
 let parseNanoseconds = timed { _ = try? CertificateChain(server.certificateChain) }
 let parsedChain = try CertificateChain(server.certificateChain)
@@ -184,12 +193,20 @@ print("  client: verifies the chain against the test CA and the name server.test
 print("")
 print("full handshakes/s (client+server):        \(f(full.perSecond, 0))")
 print("  server CPU per handshake:               \(us(full.serverMicroseconds * 1000))")
-print("    ECDSA P-256 sign alone:               \(us(signNanoseconds))  (\(f(signNanoseconds / 10 / full.serverMicroseconds))% of server CPU)")
-print("    X25519 keygen + derive alone:         \(us(keyShareNanoseconds))  (\(f(keyShareNanoseconds / 10 / full.serverMicroseconds))%)")
-print("    everything else (hash, HKDF, codecs): \(us((full.serverMicroseconds - serverCrypto) * 1000))  (server CPU = \(f(full.serverMicroseconds / serverCrypto, 2))× sign + key share)")
+print(
+    "    ECDSA P-256 sign alone:               \(us(signNanoseconds))  (\(f(signNanoseconds / 10 / full.serverMicroseconds))% of server CPU)"
+)
+print(
+    "    X25519 keygen + derive alone:         \(us(keyShareNanoseconds))  (\(f(keyShareNanoseconds / 10 / full.serverMicroseconds))%)"
+)
+print(
+    "    everything else (hash, HKDF, codecs): \(us((full.serverMicroseconds - serverCrypto) * 1000))  (server CPU = \(f(full.serverMicroseconds / serverCrypto, 2))× sign + key share)"
+)
 print("  client CPU per handshake:               \(us(full.clientMicroseconds * 1000))")
 print("    ECDSA P-256 verify alone:             \(us(verifyNanoseconds))")
 print("    parsing the 2 certificates alone:     \(us(parseNanoseconds))")
 print("    X.509 path + name check alone:        \(us(chainNanoseconds))")
 print("resumed handshakes/s (PSK + X25519):      \(f(resumed.perSecond, 0))")
-print("  server CPU per resumed handshake:       \(us(resumed.serverMicroseconds * 1000))  (\(f(full.serverMicroseconds / resumed.serverMicroseconds, 2))× cheaper than full)")
+print(
+    "  server CPU per resumed handshake:       \(us(resumed.serverMicroseconds * 1000))  (\(f(full.serverMicroseconds / resumed.serverMicroseconds, 2))× cheaper than full)"
+)

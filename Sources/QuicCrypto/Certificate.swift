@@ -72,7 +72,9 @@ public final class CertificateChain {
 
     /// The leaf's subject public key; throws for key types QuicXDP does not use.
     public func leafPublicKey() throws(CryptoError) -> PublicKey {
-        guard let pointer = X509_get_pubkey(certificates[0].pointer) else { throw .openSSL("certificate has no public key") }
+        guard let pointer = X509_get_pubkey(certificates[0].pointer) else {
+            throw .openSSL("certificate has no public key")
+        }
         return PublicKey(try EVPKey(taking: pointer))
     }
 }

@@ -32,7 +32,9 @@ public final class PrivateKey: Sendable {
     /// RSA-PSS draw their nonce/salt from OpenSSL's generator, so signatures are not reproducible.
     public func sign(_ message: [UInt8], scheme: SignatureScheme) throws(CryptoError) -> [UInt8] {
         let result: Result<[UInt8], CryptoError> = message.withUnsafeBytes { raw in
-            do throws(CryptoError) { return .success(try key.sign(raw, scheme: scheme)) } catch { return .failure(error) }
+            do throws(CryptoError) { return .success(try key.sign(raw, scheme: scheme)) } catch {
+                return .failure(error)
+            }
         }
         return try result.get()
     }

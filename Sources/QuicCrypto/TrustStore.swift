@@ -53,7 +53,9 @@ public final class TrustStore: @unchecked Sendable {
     /// `peerName` is a DNS name or an IP address literal matched against the leaf; nil skips the
     /// name check (client certificates). `time` is the validation time in seconds since the epoch,
     /// nil for now. Chains longer than 10 certificates are refused.
-    public func verify(chain: [Certificate], purpose: Purpose, peerName: String?, time: Int64? = nil)
+    public func verify(
+        chain: [Certificate], purpose: Purpose, peerName: String?, time: Int64? = nil
+    )
         throws(CertificateVerificationError)
     {
         let parsed: CertificateChain
@@ -64,7 +66,9 @@ public final class TrustStore: @unchecked Sendable {
     }
 
     /// `verify(chain:purpose:peerName:time:)` for a chain parsed once already.
-    public func verify(chain: CertificateChain, purpose: Purpose, peerName: String?, time: Int64? = nil)
+    public func verify(
+        chain: CertificateChain, purpose: Purpose, peerName: String?, time: Int64? = nil
+    )
         throws(CertificateVerificationError)
     {
         let parsed = chain.certificates
