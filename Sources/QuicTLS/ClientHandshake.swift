@@ -25,6 +25,10 @@ final class ClientHandshake: HandshakeCore {
     private var serverPublicKey: PublicKey?
     private var certificateRequest: (context: [UInt8], schemes: [UInt16], extensions: Set<ExtensionType>)?
 
+    /// Tickets larger than this are not kept: the ClientHello carrying one must fit its length
+    /// fields, and should fit the first Initial packet (RFC 9001 §4.3).
+    static let maximumTicketLength = 4096
+
     init(configuration: TLSConfiguration, localTransportParameters: [UInt8], serverName: String?) {
         super.init(configuration: configuration, localTransportParameters: localTransportParameters)
         self.serverName = serverName
@@ -41,6 +45,15 @@ final class ClientHandshake: HandshakeCore {
         guard let firstGroup = configuration.groups.first, !configuration.cipherSuites.isEmpty,
             !configuration.signatureAlgorithms.isEmpty
         else { throw .internalError("the configuration lists no cipher suite, group or signature algorithm") }
+        // Length limits of the fields these go into (RFC 7301 §3.1, RFC 6066 §3, RFC 8446 §4.2).
+        guard configuration.alpn.allSatisfy({ (1...255).contains($0.utf8.count) }),
+            configuration.alpn.reduce(0, { $0 + 1 + $1.utf8.count }) <= 4096
+        else {
+            throw .internalError("ALPN protocol names must be 1 to 255 bytes long, 4 KiB in all")
+        }
+        guard (serverName?.utf8.count ?? 0) <= 255, localTransportParameters.count <= 16_384 else {
+            throw .internalError("the server name or the transport parameters are too long for a ClientHello")
+        }
         if configuration.verification == .none {
             log("warning: certificate verification is off; the server is not authenticated")
         } else if serverName == nil {
@@ -424,6 +437,10 @@ final class ClientHandshake: HandshakeCore {
                 .illegalParameter,
                 "NewSessionTicket max_early_data_size is \(maxEarlyData), not 0xffffffff (RFC 9001 §4.6.1)",
                 isQuicProtocolViolation: true)
+        }
+        guard ticket.ticket.count <= ClientHandshake.maximumTicketLength else {
+            log("ignoring a \(ticket.ticket.count)-byte session ticket: too large to offer in a ClientHello")
+            return
         }
         guard ticket.lifetime > 0, let store = configuration.sessionTicketStore, let suite = negotiatedSuite,
             let alpn = negotiatedALPN, let parameters = peerTransportParameters

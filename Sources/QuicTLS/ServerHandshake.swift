@@ -58,6 +58,9 @@ final class ServerHandshake: HandshakeCore {
 
     private func processClientHello(_ message: HandshakeMessage) throws(TLSAlert) {
         let configuration = self.configuration
+        guard localTransportParameters.count <= 16_384 else {
+            throw .internalError("the local transport parameters are too long for EncryptedExtensions")
+        }
         let hello = try ClientHello.decode(message.body)
         guard hello.legacySessionID.isEmpty else {
             throw TLSAlert(
@@ -167,6 +170,27 @@ final class ServerHandshake: HandshakeCore {
         if accepted == nil && clientSchemes == nil {
             throw .missingExtension("ClientHello lacks signature_algorithms and no PSK was accepted (RFC 8446 §9.2)")
         }
+        // Without a PSK the server authenticates with its certificate (RFC 8446 §4.4.2, §4.4.3).
+        var signing: (key: PrivateKey, scheme: SignatureScheme)?
+        if accepted == nil {
+            guard let key = configuration.privateKey, !configuration.certificateChain.isEmpty else {
+                throw .internalError("the server has no certificate chain and private key configured")
+            }
+            guard let clientSchemes,
+                let scheme = configuration.signatureAlgorithms.first(where: {
+                    clientSchemes.contains($0.rawValue) && $0.keyType == key.keyType
+                })
+            else {
+                throw TLSAlert(
+                    .handshakeFailure,
+                    "the client accepts no signature scheme this server's \(key.keyType) key can make")
+            }
+            signing = (key, scheme)
+        }
+        let keyPair = try makeKeyPair(group)
+        guard let sharedSecret = keyPair.sharedSecret(peerPublicKey: clientShare.keyExchange) else {
+            throw .illegalParameter("the client's key share is not a valid \(group) public key (RFC 8446 §4.2.8)")
+        }
         var acceptEarlyData = false
         if let body = extensions[.earlyData] {
             try ExtensionCodec.expectEmpty(body, "early_data in ClientHello")
@@ -193,10 +217,6 @@ final class ServerHandshake: HandshakeCore {
             installReadSecret(.zeroRTT, suite, secret)
         }
 
-        let keyPair = try makeKeyPair(group)
-        guard let sharedSecret = keyPair.sharedSecret(peerPublicKey: clientShare.keyExchange) else {
-            throw .illegalParameter("the client's key share is not a valid \(group) public key (RFC 8446 §4.2.8)")
-        }
         var serverExtensions = ExtensionBlock()
         serverExtensions.append(.supportedVersions) { $0.writeUInt16(ProtocolVersion.tls13) }
         serverExtensions.append(.keyShare) {
@@ -222,20 +242,8 @@ final class ServerHandshake: HandshakeCore {
         if acceptEarlyData { encrypted.append(.earlyData, []) }
         send(EncryptedExtensions(extensions: encrypted).encode(), at: .handshake)
 
-        let requestCertificate = configuration.requestClientCertificate && accepted == nil
-        if accepted == nil {
-            guard let key = configuration.privateKey, !configuration.certificateChain.isEmpty else {
-                throw .internalError("the server has no certificate chain and private key configured")
-            }
-            guard let clientSchemes,
-                let scheme = configuration.signatureAlgorithms.first(where: {
-                    clientSchemes.contains($0.rawValue) && $0.keyType == key.keyType
-                })
-            else {
-                throw TLSAlert(
-                    .handshakeFailure,
-                    "the client accepts no signature scheme this server's \(key.keyType) key can make")
-            }
+        let requestCertificate = configuration.requestClientCertificate && signing != nil
+        if let signing {
             if requestCertificate {
                 var requestExtensions = ExtensionBlock()
                 requestExtensions.append(
@@ -243,7 +251,7 @@ final class ServerHandshake: HandshakeCore {
                     ExtensionCodec.encodeUInt16List(configuration.signatureAlgorithms.map(\.rawValue)))
                 send(CertificateRequest(extensions: requestExtensions).encode(), at: .handshake)
             }
-            try sendCertificateAndVerify(context: [], scheme: scheme, key: key, sentBy: .server)
+            try sendCertificateAndVerify(context: [], scheme: signing.scheme, key: signing.key, sentBy: .server)
         }
         send(finishedMessage(baseKey: handshakeSecrets.server, hash: suite.hash), at: .handshake)
 

@@ -141,6 +141,24 @@ struct HandshakeTests {
         #expect(pair.serverAlert?.description == .handshakeFailure)
     }
 
+    @Test("no signature scheme the server's key can make ends with handshake_failure")
+    func noCommonSignatureScheme() throws {
+        var client = TestConfiguration.client()
+        client.signatureAlgorithms = [.ed25519, .rsaPSSRSAESHA256]
+        let pair = HandshakePair(client: client, server: try TestConfiguration.server(scheme: .ecdsaSecp256r1SHA256)).run()
+        #expect(pair.serverAlert?.description == .handshakeFailure)
+        // Refused before the server sent anything.
+        #expect(pair.sentMessageTypes(by: .server).isEmpty)
+    }
+
+    @Test("a server without a certificate reports internal_error")
+    func serverWithoutCertificate() throws {
+        var server = try TestConfiguration.server()
+        server.certificateChain = []
+        let pair = HandshakePair(client: TestConfiguration.client(), server: server).run()
+        #expect(pair.serverAlert?.description == .internalError)
+    }
+
     @Test("ALPN: the server's first preference the client offers; no overlap is no_application_protocol")
     func alpn() throws {
         let agreed = HandshakePair(
