@@ -53,6 +53,13 @@ let package = Package(
             dependencies: ["QuicCrypto", "QuicWire", "COpenSSL", "CAllocCounter"],
             path: "Benchmarks/QuicBench"
         ),
+        // Handshakes/s of an in-memory client+server pair and the server's CPU against its
+        // sign and key-share cost, measured in the same run.
+        .executableTarget(
+            name: "TLSBench",
+            dependencies: ["QuicTLS", "QuicCrypto", "QuicWire"],
+            path: "Benchmarks/TLSBench"
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -35,11 +35,7 @@ public struct Certificate: Sendable, Hashable {
 
     /// The subject public key, for verifying the peer's CertificateVerify. Throws when the DER
     /// does not parse or the key is of a type QuicXDP does not use.
-    public func publicKey() throws(CryptoError) -> PublicKey {
-        let x509 = try X509Certificate(self)
-        guard let pointer = X509_get_pubkey(x509.pointer) else { throw .openSSL("certificate has no public key") }
-        return PublicKey(try EVPKey(taking: pointer))
-    }
+    public func publicKey() throws(CryptoError) -> PublicKey { try CertificateChain([self]).leafPublicKey() }
 
     /// Whether the bytes parse as one DER X.509 certificate with nothing after it.
     public var isWellFormed: Bool { (try? X509Certificate(self)) != nil }
@@ -51,6 +47,35 @@ public struct Certificate: Sendable, Hashable {
         else { return nil }
         defer { quic_openssl_free(text) }
         return String(cString: text)
+    }
+}
+
+/// A peer's certificate chain parsed once, for both path validation and the leaf's key: parsing
+/// is the expensive part (OpenSSL 3 decodes each subject key through its provider decoders).
+public final class CertificateChain {
+    let certificates: [X509Certificate]
+
+    /// Parses every certificate; throws when one is not DER X.509 or the chain is empty.
+    public init(_ chain: [Certificate]) throws(CryptoError) {
+        guard !chain.isEmpty else { throw CryptoError("empty certificate chain") }
+        var parsed: [X509Certificate] = []
+        parsed.reserveCapacity(chain.count)
+        for (index, certificate) in chain.enumerated() {
+            do { parsed.append(try X509Certificate(certificate)) } catch {
+                throw CryptoError("certificate \(index) of the chain does not parse as DER X.509")
+            }
+        }
+        certificates = parsed
+    }
+
+    public var count: Int { certificates.count }
+
+    /// The leaf's subject public key; throws for key types QuicXDP does not use.
+    public func leafPublicKey() throws(CryptoError) -> PublicKey {
+        guard let pointer = X509_get_pubkey(certificates[0].pointer) else {
+            throw .openSSL("certificate has no public key")
+        }
+        return PublicKey(try EVPKey(taking: pointer))
     }
 }
 

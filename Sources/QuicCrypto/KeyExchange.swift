@@ -108,12 +108,16 @@ enum P256 {
 
     /// A key pair whose scalar comes from `random`; the public point is computed here because
     /// EVP_PKEY_fromdata in OpenSSL 3.0 does not derive it from the private key.
-    static func keyPair(random: (UnsafeMutableRawBufferPointer) -> Void, scratch: inout [UInt8]) throws(CryptoError)
+    static func keyPair(
+        random: (UnsafeMutableRawBufferPointer) -> Void, scratch: inout [UInt8]
+    ) throws(CryptoError)
         -> (OpaquePointer, [UInt8])
     {
         guard let group = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1) else { throw .openSSL("P-256 group") }
         defer { EC_GROUP_free(group) }
-        guard let order = EC_GROUP_get0_order(group), let scalar = BN_secure_new() else { throw .openSSL("P-256 order") }
+        guard let order = EC_GROUP_get0_order(group), let scalar = BN_secure_new() else {
+            throw .openSSL("P-256 order")
+        }
         defer { BN_clear_free(scalar) }
         var attempts = 0
         while true {
@@ -149,10 +153,13 @@ enum P256 {
         return groupName.withCString { name in
             publicKey.withUnsafeBytes { point -> OpaquePointer? in
                 guard OSSL_PARAM_BLD_push_utf8_string(builder, P256.name(groupKey), name, 0) == 1,
-                    OSSL_PARAM_BLD_push_octet_string(builder, P256.name(publicKeyKey), point.baseAddress, point.count) == 1
+                    OSSL_PARAM_BLD_push_octet_string(builder, P256.name(publicKeyKey), point.baseAddress, point.count)
+                        == 1
                 else { return nil }
                 if let privateScalar {
-                    guard OSSL_PARAM_BLD_push_BN(builder, P256.name(privateKeyKey), privateScalar) == 1 else { return nil }
+                    guard OSSL_PARAM_BLD_push_BN(builder, P256.name(privateKeyKey), privateScalar) == 1 else {
+                        return nil
+                    }
                 }
                 let selection =
                     privateScalar == nil ? quic_evp_pkey_selection_public_key() : quic_evp_pkey_selection_keypair()

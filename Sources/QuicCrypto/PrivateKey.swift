@@ -32,7 +32,9 @@ public final class PrivateKey: Sendable {
     /// RSA-PSS draw their nonce/salt from OpenSSL's generator, so signatures are not reproducible.
     public func sign(_ message: [UInt8], scheme: SignatureScheme) throws(CryptoError) -> [UInt8] {
         let result: Result<[UInt8], CryptoError> = message.withUnsafeBytes { raw in
-            do throws(CryptoError) { return .success(try key.sign(raw, scheme: scheme)) } catch { return .failure(error) }
+            do throws(CryptoError) { return .success(try key.sign(raw, scheme: scheme)) } catch {
+                return .failure(error)
+            }
         }
         return try result.get()
     }
@@ -44,20 +46,5 @@ public final class PrivateKey: Sendable {
             return false
         }
         return EVP_PKEY_eq(key.pointer, publicKey) == 1
-    }
-}
-
-/// A public key that verifies CertificateVerify signatures, taken from a certificate.
-public final class PublicKey: Sendable {
-    let key: EVPKey
-
-    public var keyType: KeyType { key.keyType }
-
-    init(_ key: EVPKey) { self.key = key }
-
-    /// Whether `signature` is a valid `scheme` signature over `message` by this key; false for a
-    /// scheme that does not fit the key type (RFC 8446 §4.2.3).
-    public func verify(signature: [UInt8], message: [UInt8], scheme: SignatureScheme) -> Bool {
-        signature.withUnsafeBytes { s in message.withUnsafeBytes { m in key.verify(signature: s, message: m, scheme: scheme) } }
     }
 }

@@ -53,19 +53,25 @@ public final class TrustStore: @unchecked Sendable {
     /// `peerName` is a DNS name or an IP address literal matched against the leaf; nil skips the
     /// name check (client certificates). `time` is the validation time in seconds since the epoch,
     /// nil for now. Chains longer than 10 certificates are refused.
-    public func verify(chain: [Certificate], purpose: Purpose, peerName: String?, time: Int64? = nil)
+    public func verify(
+        chain: [Certificate], purpose: Purpose, peerName: String?, time: Int64? = nil
+    )
         throws(CertificateVerificationError)
     {
-        guard !chain.isEmpty else {
-            throw CertificateVerificationError(reason: .malformed, code: 0, message: "empty certificate chain")
+        let parsed: CertificateChain
+        do { parsed = try CertificateChain(chain) } catch {
+            throw CertificateVerificationError(reason: .malformed, code: 0, message: error.message)
         }
-        var parsed: [X509Certificate] = []
-        for certificate in chain {
-            do { parsed.append(try X509Certificate(certificate)) } catch {
-                throw CertificateVerificationError(
-                    reason: .malformed, code: 0, message: "a certificate in the chain does not parse as DER X.509")
-            }
-        }
+        try verify(chain: parsed, purpose: purpose, peerName: peerName, time: time)
+    }
+
+    /// `verify(chain:purpose:peerName:time:)` for a chain parsed once already.
+    public func verify(
+        chain: CertificateChain, purpose: Purpose, peerName: String?, time: Int64? = nil
+    )
+        throws(CertificateVerificationError)
+    {
+        let parsed = chain.certificates
         guard let untrusted = quic_x509_stack_new() else {
             throw CertificateVerificationError(reason: .other, code: 0, message: "out of memory")
         }

@@ -25,6 +25,10 @@ final class ClientHandshake: HandshakeCore {
     private var serverPublicKey: PublicKey?
     private var certificateRequest: (context: [UInt8], schemes: [UInt16], extensions: Set<ExtensionType>)?
 
+    /// Tickets larger than this are not kept: the ClientHello carrying one must fit its length
+    /// fields, and should fit the first Initial packet (RFC 9001 §4.3).
+    static let maximumTicketLength = 4096
+
     init(configuration: TLSConfiguration, localTransportParameters: [UInt8], serverName: String?) {
         super.init(configuration: configuration, localTransportParameters: localTransportParameters)
         self.serverName = serverName
@@ -41,6 +45,15 @@ final class ClientHandshake: HandshakeCore {
         guard let firstGroup = configuration.groups.first, !configuration.cipherSuites.isEmpty,
             !configuration.signatureAlgorithms.isEmpty
         else { throw .internalError("the configuration lists no cipher suite, group or signature algorithm") }
+        // Length limits of the fields these go into (RFC 7301 §3.1, RFC 6066 §3, RFC 8446 §4.2).
+        guard configuration.alpn.allSatisfy({ (1...255).contains($0.utf8.count) }),
+            configuration.alpn.reduce(0, { $0 + 1 + $1.utf8.count }) <= 4096
+        else {
+            throw .internalError("ALPN protocol names must be 1 to 255 bytes long, 4 KiB in all")
+        }
+        guard (serverName?.utf8.count ?? 0) <= 255, localTransportParameters.count <= 16_384 else {
+            throw .internalError("the server name or the transport parameters are too long for a ClientHello")
+        }
         if configuration.verification == .none {
             log("warning: certificate verification is off; the server is not authenticated")
         } else if serverName == nil {
@@ -56,9 +69,11 @@ final class ClientHandshake: HandshakeCore {
         {
             ticket = candidate
             resumptionTransportParameters = candidate.transportParameters
+            resumptionALPN = candidate.alpn
         }
         let attemptEarlyData =
-            configuration.enableEarlyData && (ticket.map { $0.allowsEarlyData && configuration.alpn.contains($0.alpn) } ?? false)
+            configuration.enableEarlyData
+            && (ticket.map { $0.allowsEarlyData && configuration.alpn.contains($0.alpn) } ?? false)
 
         let clientHello = makeClientHello(cookie: nil, earlyData: attemptEarlyData, now: now)
         send(clientHello, at: .initial)
@@ -84,13 +99,16 @@ final class ClientHandshake: HandshakeCore {
             // RFC 6066 §3: literal IP addresses are not sent as server names.
             extensions.append(.serverName, ExtensionCodec.encodeServerName(serverName))
         }
-        extensions.append(.supportedVersions) { $0.writeVector(lengthBytes: 1) { $0.writeUInt16(ProtocolVersion.tls13) } }
+        extensions.append(.supportedVersions) {
+            $0.writeVector(lengthBytes: 1) { $0.writeUInt16(ProtocolVersion.tls13) }
+        }
         extensions.append(.supportedGroups, ExtensionCodec.encodeUInt16List(configuration.groups.map(\.rawValue)))
         extensions.append(
             .signatureAlgorithms, ExtensionCodec.encodeUInt16List(configuration.signatureAlgorithms.map(\.rawValue)))
         extensions.append(.keyShare) { writer in
             writer.writeVector(lengthBytes: 2) { list in
-                ExtensionCodec.encodeKeyShareEntry(.init(group: keyPair.group.rawValue, keyExchange: keyPair.publicKey), into: &list)
+                ExtensionCodec.encodeKeyShareEntry(
+                    .init(group: keyPair.group.rawValue, keyExchange: keyPair.publicKey), into: &list)
             }
         }
         extensions.append(.applicationLayerProtocolNegotiation, ExtensionCodec.encodeProtocolNames(configuration.alpn))
@@ -108,7 +126,9 @@ final class ClientHandshake: HandshakeCore {
                     identities.writeUInt32(ticket.obfuscatedAge(at: now))
                 }
                 // A zero binder of the right length; patched below once the hello is complete.
-                writer.writeVector(lengthBytes: 2) { $0.writeVector(lengthBytes: 1, [UInt8](repeating: 0, count: hashLength)) }
+                writer.writeVector(lengthBytes: 2) {
+                    $0.writeVector(lengthBytes: 1, [UInt8](repeating: 0, count: hashLength))
+                }
             }
         }
         offeredExtensions = Set(extensions.types)
@@ -139,7 +159,8 @@ final class ClientHandshake: HandshakeCore {
         case (.waitServerHello, .serverHello): try processServerHello(message)
         case (.waitEncryptedExtensions, .encryptedExtensions): try processEncryptedExtensions(message)
         case (.waitCertificateOrRequest, .certificateRequest): try processCertificateRequest(message)
-        case (.waitCertificateOrRequest, .certificate), (.waitCertificate, .certificate): try processCertificate(message)
+        case (.waitCertificateOrRequest, .certificate), (.waitCertificate, .certificate):
+            try processCertificate(message)
         case (.waitCertificateVerify, .certificateVerify): try processCertificateVerify(message)
         case (.waitFinished, .finished): try processFinished(message)
         case (.connected, .newSessionTicket): try processNewSessionTicket(message)
@@ -159,18 +180,22 @@ final class ClientHandshake: HandshakeCore {
         guard serverHello.legacySessionIDEcho.isEmpty else {
             throw .illegalParameter("legacy_session_id_echo differs from the empty session id sent (RFC 8446 §4.1.3)")
         }
-        guard let suite = CipherSuite(rawValue: serverHello.cipherSuite), configuration.cipherSuites.contains(suite) else {
-            throw .illegalParameter("the server chose cipher suite 0x\(String(serverHello.cipherSuite, radix: 16)), which was not offered")
+        guard let suite = CipherSuite(rawValue: serverHello.cipherSuite), configuration.cipherSuites.contains(suite)
+        else {
+            throw .illegalParameter(
+                "the server chose cipher suite 0x\(String(serverHello.cipherSuite, radix: 16)), which was not offered")
         }
         guard let versionBody = serverHello.extensions[.supportedVersions] else {
             if ServerHello.downgradeSentinels.contains(Array(serverHello.random.suffix(8))) {
                 throw .illegalParameter("the ServerHello random carries a downgrade sentinel (RFC 8446 §4.1.3)")
             }
-            throw TLSAlert(.protocolVersion, "the server negotiated TLS 1.2 or older; QUIC needs TLS 1.3 (RFC 9001 §4.2)")
+            throw TLSAlert(
+                .protocolVersion, "the server negotiated TLS 1.2 or older; QUIC needs TLS 1.3 (RFC 9001 §4.2)")
         }
         let version = try ExtensionCodec.decodeSelectedVersion(versionBody)
         guard version == ProtocolVersion.tls13 else {
-            throw .illegalParameter("the server selected version 0x\(String(version, radix: 16)), which was not offered (RFC 8446 §4.2.1)")
+            throw .illegalParameter(
+                "the server selected version 0x\(String(version, radix: 16)), which was not offered (RFC 8446 §4.2.1)")
         }
         if serverHello.isHelloRetryRequest {
             try processHelloRetryRequest(serverHello, suite: suite, message: message)
@@ -178,7 +203,8 @@ final class ClientHandshake: HandshakeCore {
         }
         try serverHello.extensions.validate(in: .serverHello, name: "ServerHello", requested: offeredExtensions)
         if let helloRetrySuite, helloRetrySuite != suite {
-            throw .illegalParameter("ServerHello changed the cipher suite chosen in HelloRetryRequest (RFC 8446 §4.1.4)")
+            throw .illegalParameter(
+                "ServerHello changed the cipher suite chosen in HelloRetryRequest (RFC 8446 §4.1.4)")
         }
         guard let keyPair else { preconditionFailure("ServerHello before ClientHello") }
         guard let shareBody = serverHello.extensions[.keyShare] else {
@@ -186,10 +212,12 @@ final class ClientHandshake: HandshakeCore {
         }
         let share = try ExtensionCodec.decodeServerShare(shareBody)
         guard share.group == keyPair.group.rawValue else {
-            throw .illegalParameter("the server's key share is for group \(share.group), not the offered \(keyPair.group)")
+            throw .illegalParameter(
+                "the server's key share is for group \(share.group), not the offered \(keyPair.group)")
         }
         guard let sharedSecret = keyPair.sharedSecret(peerPublicKey: share.keyExchange) else {
-            throw .illegalParameter("the server's key share is not a valid \(keyPair.group) public key (RFC 8446 §4.2.8)")
+            throw .illegalParameter(
+                "the server's key share is not a valid \(keyPair.group) public key (RFC 8446 §4.2.8)")
         }
         var psk: [UInt8]?
         if let pskBody = serverHello.extensions[.preSharedKey] {
@@ -198,7 +226,8 @@ final class ClientHandshake: HandshakeCore {
                 throw .illegalParameter("selected_identity \(index) is outside the one PSK offered (RFC 8446 §4.2.11)")
             }
             guard ticket.suite.hash == suite.hash else {
-                throw .illegalParameter("the server resumed with \(suite), whose hash differs from the ticket's (RFC 8446 §4.2.11)")
+                throw .illegalParameter(
+                    "the server resumed with \(suite), whose hash differs from the ticket's (RFC 8446 §4.2.11)")
             }
             psk = ticket.psk
             isResumed = true
@@ -222,7 +251,9 @@ final class ClientHandshake: HandshakeCore {
 
     /// RFC 8446 §4.1.4: check the request, then send ClientHello2 with a share for the selected
     /// group (and the cookie), no early_data, and the PSK only if its hash fits the suite.
-    private func processHelloRetryRequest(_ request: ServerHello, suite: CipherSuite, message: HandshakeMessage)
+    private func processHelloRetryRequest(
+        _ request: ServerHello, suite: CipherSuite, message: HandshakeMessage
+    )
         throws(TLSAlert)
     {
         guard !receivedHelloRetryRequest else {
@@ -236,10 +267,12 @@ final class ClientHandshake: HandshakeCore {
             let selected = try reader.readUInt16("selected_group")
             try reader.expectEnd("key_share")
             guard let group = NamedGroup(rawValue: selected), configuration.groups.contains(group) else {
-                throw .illegalParameter("HelloRetryRequest selects group \(selected), which was not offered (RFC 8446 §4.2.8)")
+                throw .illegalParameter(
+                    "HelloRetryRequest selects group \(selected), which was not offered (RFC 8446 §4.2.8)")
             }
             guard group != keyPair.group else {
-                throw .illegalParameter("HelloRetryRequest selects \(group), for which a share was already sent (RFC 8446 §4.2.8)")
+                throw .illegalParameter(
+                    "HelloRetryRequest selects \(group), for which a share was already sent (RFC 8446 §4.2.8)")
             }
             newGroup = group
         }
@@ -266,6 +299,7 @@ final class ClientHandshake: HandshakeCore {
             // RFC 8446 §4.1.4: do not offer a PSK whose hash differs from the selected suite's.
             self.ticket = nil
             resumptionTransportParameters = nil
+            resumptionALPN = nil
         }
         send(makeClientHello(cookie: cookie, earlyData: false, now: configuration.wallClock()), at: .initial)
     }
@@ -273,17 +307,21 @@ final class ClientHandshake: HandshakeCore {
     private func processEncryptedExtensions(_ message: HandshakeMessage) throws(TLSAlert) {
         let extensions = try EncryptedExtensions.decode(message.body).extensions
         try extensions.validate(in: .encryptedExtensions, name: "EncryptedExtensions", requested: offeredExtensions)
-        if let body = extensions[.serverName] { try ExtensionCodec.expectEmpty(body, "server_name in EncryptedExtensions") }
+        if let body = extensions[.serverName] {
+            try ExtensionCodec.expectEmpty(body, "server_name in EncryptedExtensions")
+        }
         guard let alpnBody = extensions[.applicationLayerProtocolNegotiation] else {
             throw TLSAlert(.noApplicationProtocol, "the server selected no application protocol (RFC 9001 §8.1)")
         }
         let names = try ExtensionCodec.decodeProtocolNames(alpnBody)
         guard names.count == 1 else {
-            throw .illegalParameter("the server's ALPN response lists \(names.count) protocols instead of one (RFC 7301 §3.1)")
+            throw .illegalParameter(
+                "the server's ALPN response lists \(names.count) protocols instead of one (RFC 7301 §3.1)")
         }
         let selected = String(decoding: names[0], as: UTF8.self)
         guard configuration.alpn.contains(selected) else {
-            throw TLSAlert(.noApplicationProtocol, "the server selected \"\(selected)\", which was not offered (RFC 9001 §8.1)")
+            throw TLSAlert(
+                .noApplicationProtocol, "the server selected \"\(selected)\", which was not offered (RFC 9001 §8.1)")
         }
         guard let parameters = extensions[.quicTransportParameters] else {
             throw .missingExtension("EncryptedExtensions lacks quic_transport_parameters (RFC 9001 §8.2)")
@@ -294,7 +332,8 @@ final class ClientHandshake: HandshakeCore {
                 throw .illegalParameter("the server accepted 0-RTT without accepting the first PSK (RFC 8446 §4.2.11)")
             }
             guard ticket.alpn == selected else {
-                throw .illegalParameter("the server accepted 0-RTT under a different application protocol (RFC 8446 §4.2.10)")
+                throw .illegalParameter(
+                    "the server accepted 0-RTT under a different application protocol (RFC 8446 §4.2.10)")
             }
             earlyDataState = .accepted
         } else if earlyDataState == .attempted {
@@ -346,7 +385,9 @@ final class ClientHandshake: HandshakeCore {
     }
 
     private func processFinished(_ message: HandshakeMessage) throws(TLSAlert) {
-        guard var schedule = keySchedule, let suite = negotiatedSuite else { preconditionFailure("Finished before ServerHello") }
+        guard var schedule = keySchedule, let suite = negotiatedSuite else {
+            preconditionFailure("Finished before ServerHello")
+        }
         try verifyFinished(message.body, baseKey: serverHandshakeSecret, hash: suite.hash)
         transcript.append(message.encoded)
         schedule.enterMaster()
@@ -369,7 +410,9 @@ final class ClientHandshake: HandshakeCore {
 
     /// RFC 8446 §4.4.2: our chain if a scheme fits both the server's list and our key, else an
     /// empty Certificate and no CertificateVerify.
-    private func sendClientCertificate(_ request: (context: [UInt8], schemes: [UInt16], extensions: Set<ExtensionType>))
+    private func sendClientCertificate(
+        _ request: (context: [UInt8], schemes: [UInt16], extensions: Set<ExtensionType>)
+    )
         throws(TLSAlert)
     {
         if let key = configuration.privateKey, !configuration.certificateChain.isEmpty,
@@ -391,8 +434,13 @@ final class ClientHandshake: HandshakeCore {
         let maxEarlyData = try ticket.maxEarlyDataSize()
         if let maxEarlyData, maxEarlyData != NewSessionTicket.quicEarlyDataSentinel {
             throw TLSAlert(
-                .illegalParameter, "NewSessionTicket max_early_data_size is \(maxEarlyData), not 0xffffffff (RFC 9001 §4.6.1)",
+                .illegalParameter,
+                "NewSessionTicket max_early_data_size is \(maxEarlyData), not 0xffffffff (RFC 9001 §4.6.1)",
                 isQuicProtocolViolation: true)
+        }
+        guard ticket.ticket.count <= ClientHandshake.maximumTicketLength else {
+            log("ignoring a \(ticket.ticket.count)-byte session ticket: too large to offer in a ClientHello")
+            return
         }
         guard ticket.lifetime > 0, let store = configuration.sessionTicketStore, let suite = negotiatedSuite,
             let alpn = negotiatedALPN, let parameters = peerTransportParameters

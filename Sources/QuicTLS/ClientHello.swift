@@ -25,7 +25,8 @@ struct ClientHello {
         var reader = TLSReader(body)
         let legacyVersion = try reader.readUInt16("ClientHello.legacy_version")
         guard legacyVersion == ProtocolVersion.tls12 else {
-            throw TLSAlert(.protocolVersion, "ClientHello.legacy_version is 0x\(String(legacyVersion, radix: 16)), not 0x0303")
+            throw TLSAlert(
+                .protocolVersion, "ClientHello.legacy_version is 0x\(String(legacyVersion, radix: 16)), not 0x0303")
         }
         let random = try reader.readBytes(32, "ClientHello.random")
         let sessionID = try reader.readVector(lengthBytes: 1, max: 32, "legacy_session_id")

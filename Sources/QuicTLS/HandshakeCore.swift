@@ -27,6 +27,7 @@ class HandshakeCore {
     var earlyDataState: EarlyDataState = .notAttempted
     var peerCertificateChain: [Certificate] = []
     var resumptionTransportParameters: [UInt8]?
+    var resumptionALPN: String?
 
     init(configuration: TLSConfiguration, localTransportParameters: [UInt8]) {
         self.configuration = configuration
@@ -56,12 +57,14 @@ class HandshakeCore {
     private func handleUnchecked(_ data: UnsafeRawBufferPointer, at level: EncryptionLevel) throws(TLSAlert) {
         guard !data.isEmpty else { return }
         guard level != .zeroRTT else {
-            throw TLSAlert(.unexpectedMessage, "CRYPTO data in a 0-RTT packet (RFC 9001 §8.3)", isQuicProtocolViolation: true)
+            throw TLSAlert(
+                .unexpectedMessage, "CRYPTO data in a 0-RTT packet (RFC 9001 §8.3)", isQuicProtocolViolation: true)
         }
         guard level == readLevel else {
             if level < readLevel {
                 throw TLSAlert(
-                    .unexpectedMessage, "new handshake data at \(level) after TLS moved to \(readLevel) (RFC 9001 §4.1.3)",
+                    .unexpectedMessage,
+                    "new handshake data at \(level) after TLS moved to \(readLevel) (RFC 9001 §4.1.3)",
                     isQuicProtocolViolation: true)
             }
             throw .unexpectedMessage("handshake data at \(level) while TLS reads \(readLevel)")
@@ -140,10 +143,13 @@ class HandshakeCore {
         _ message: CertificateMessage, purpose: TrustStore.Purpose, peerName: String?
     ) throws(TLSAlert) -> PublicKey {
         let chain = message.entries.map { Certificate(der: $0.data) }
-        guard chain.allSatisfy(\.isWellFormed) else { throw TLSAlert(.badCertificate, "a certificate does not parse as X.509") }
+        let parsed: CertificateChain
+        do { parsed = try CertificateChain(chain) } catch {
+            throw TLSAlert(.badCertificate, error.message)
+        }
         peerCertificateChain = chain
         let publicKey: PublicKey
-        do { publicKey = try chain[0].publicKey() } catch {
+        do { publicKey = try parsed.leafPublicKey() } catch {
             throw TLSAlert(.unsupportedCertificate, "the certificate's key cannot be used: \(error.message)")
         }
         let store: TrustStore?
@@ -153,7 +159,7 @@ class HandshakeCore {
         guard let store else { return publicKey }
         do {
             try store.verify(
-                chain: chain, purpose: purpose, peerName: peerName, time: Int64(configuration.wallClock() / 1000))
+                chain: parsed, purpose: purpose, peerName: peerName, time: Int64(configuration.wallClock() / 1000))
         } catch {
             throw TLSAlert(HandshakeCore.alert(for: error.reason), error.description)
         }
@@ -180,7 +186,8 @@ class HandshakeCore {
         let verify = try CertificateVerify.decode(body)
         guard let scheme = SignatureScheme(rawValue: verify.scheme), configuration.signatureAlgorithms.contains(scheme)
         else {
-            throw .illegalParameter("CertificateVerify uses scheme 0x\(String(verify.scheme, radix: 16)), which was not offered")
+            throw .illegalParameter(
+                "CertificateVerify uses scheme 0x\(String(verify.scheme, radix: 16)), which was not offered")
         }
         guard scheme.keyType == publicKey.keyType else {
             throw .illegalParameter("CertificateVerify uses \(scheme) with a \(publicKey.keyType) certificate")
@@ -210,13 +217,17 @@ class HandshakeCore {
     final func verifyFinished(_ body: [UInt8], baseKey: [UInt8], hash: HashAlgorithm) throws(TLSAlert) {
         let finished = try Finished.decode(body, hash: hash)
         let expected = TLSKeySchedule.verifyData(baseKey: baseKey, transcriptHash: transcript.currentHash(), hash: hash)
-        let matches = expected.withUnsafeBytes { e in finished.verifyData.withUnsafeBytes { constantTimeEquals(e, $0) } }
+        let matches = expected.withUnsafeBytes { e in finished.verifyData.withUnsafeBytes { constantTimeEquals(e, $0) }
+        }
         guard matches else { throw TLSAlert(.decryptError, "the peer's Finished does not verify") }
     }
 
     /// Our Finished over the transcript so far.
     final func finishedMessage(baseKey: [UInt8], hash: HashAlgorithm) -> [UInt8] {
-        Finished(verifyData: TLSKeySchedule.verifyData(baseKey: baseKey, transcriptHash: transcript.currentHash(), hash: hash))
-            .encode()
+        Finished(
+            verifyData: TLSKeySchedule.verifyData(
+                baseKey: baseKey, transcriptHash: transcript.currentHash(), hash: hash)
+        )
+        .encode()
     }
 }

@@ -32,7 +32,8 @@ struct NewSessionTicket {
         guard lifetime <= maximumLifetime else {
             throw .illegalParameter("ticket_lifetime \(lifetime) s exceeds 7 days (RFC 8446 §4.6.1)")
         }
-        return NewSessionTicket(lifetime: lifetime, ageAdd: ageAdd, nonce: nonce, ticket: ticket, extensions: extensions)
+        return NewSessionTicket(
+            lifetime: lifetime, ageAdd: ageAdd, nonce: nonce, ticket: ticket, extensions: extensions)
     }
 
     /// max_early_data_size from the early_data extension, nil when absent.

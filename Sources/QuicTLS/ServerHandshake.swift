@@ -45,7 +45,8 @@ final class ServerHandshake: HandshakeCore {
         case (.waitClientCertificateVerify, .certificateVerify): try processClientCertificateVerify(message)
         case (.waitClientFinished, .finished): try processClientFinished(message)
         case (_, .endOfEarlyData):
-            throw TLSAlert(.unexpectedMessage, "EndOfEarlyData is not used in QUIC (RFC 9001 §8.3)", isQuicProtocolViolation: true)
+            throw TLSAlert(
+                .unexpectedMessage, "EndOfEarlyData is not used in QUIC (RFC 9001 §8.3)", isQuicProtocolViolation: true)
         case (_, .keyUpdate):
             throw .unexpectedMessage("TLS KeyUpdate is forbidden in QUIC (RFC 9001 §6)")
         default:
@@ -57,10 +58,14 @@ final class ServerHandshake: HandshakeCore {
 
     private func processClientHello(_ message: HandshakeMessage) throws(TLSAlert) {
         let configuration = self.configuration
+        guard localTransportParameters.count <= 16_384 else {
+            throw .internalError("the local transport parameters are too long for EncryptedExtensions")
+        }
         let hello = try ClientHello.decode(message.body)
         guard hello.legacySessionID.isEmpty else {
             throw TLSAlert(
-                .illegalParameter, "non-empty legacy_session_id: middlebox compatibility mode is forbidden in QUIC (RFC 9001 §8.4)",
+                .illegalParameter,
+                "non-empty legacy_session_id: middlebox compatibility mode is forbidden in QUIC (RFC 9001 §8.4)",
                 isQuicProtocolViolation: true)
         }
         let extensions = hello.extensions
@@ -93,7 +98,8 @@ final class ServerHandshake: HandshakeCore {
                 throw .illegalParameter("two key shares for group \(share.group) (RFC 8446 §4.2.8)")
             }
             guard clientGroups.contains(share.group) else {
-                throw .illegalParameter("a key share for group \(share.group), which supported_groups omits (RFC 8446 §4.2.8)")
+                throw .illegalParameter(
+                    "a key share for group \(share.group), which supported_groups omits (RFC 8446 §4.2.8)")
             }
         }
         var clientSchemes: [UInt16]?
@@ -106,12 +112,15 @@ final class ServerHandshake: HandshakeCore {
             serverName = String(decoding: name, as: UTF8.self)
         }
         guard let alpnBody = extensions[.applicationLayerProtocolNegotiation] else {
-            throw TLSAlert(.noApplicationProtocol, "the client offered no application protocol; QUIC requires ALPN (RFC 9001 §8.1)")
+            throw TLSAlert(
+                .noApplicationProtocol, "the client offered no application protocol; QUIC requires ALPN (RFC 9001 §8.1)"
+            )
         }
         let offeredProtocols = try ExtensionCodec.decodeProtocolNames(alpnBody)
         guard let alpn = configuration.alpn.first(where: { offeredProtocols.contains(Array($0.utf8)) }) else {
             let offered = offeredProtocols.map { "\"\(String(decoding: $0, as: UTF8.self))\"" }.joined(separator: ", ")
-            throw TLSAlert(.noApplicationProtocol, "none of the client's protocols (\(offered)) is served here (RFC 9001 §8.1)")
+            throw TLSAlert(
+                .noApplicationProtocol, "none of the client's protocols (\(offered)) is served here (RFC 9001 §8.1)")
         }
         guard let suite = configuration.cipherSuites.first(where: { hello.cipherSuites.contains($0.rawValue) }) else {
             throw TLSAlert(.handshakeFailure, "no cipher suite in common")
@@ -129,7 +138,8 @@ final class ServerHandshake: HandshakeCore {
                 throw .illegalParameter("the second ClientHello no longer allows \(retry.suite) (RFC 8446 §4.1.4)")
             }
             guard shares.count == 1, shares[0].group == retry.group.rawValue else {
-                throw .illegalParameter("the second ClientHello must carry one key share, for \(retry.group) (RFC 8446 §4.2.8)")
+                throw .illegalParameter(
+                    "the second ClientHello must carry one key share, for \(retry.group) (RFC 8446 §4.2.8)")
             }
             guard !extensions.contains(.earlyData) else {
                 throw .illegalParameter("early_data after a HelloRetryRequest (RFC 8446 §4.2.10)")
@@ -160,6 +170,27 @@ final class ServerHandshake: HandshakeCore {
         if accepted == nil && clientSchemes == nil {
             throw .missingExtension("ClientHello lacks signature_algorithms and no PSK was accepted (RFC 8446 §9.2)")
         }
+        // Without a PSK the server authenticates with its certificate (RFC 8446 §4.4.2, §4.4.3).
+        var signing: (key: PrivateKey, scheme: SignatureScheme)?
+        if accepted == nil {
+            guard let key = configuration.privateKey, !configuration.certificateChain.isEmpty else {
+                throw .internalError("the server has no certificate chain and private key configured")
+            }
+            guard let clientSchemes,
+                let scheme = configuration.signatureAlgorithms.first(where: {
+                    clientSchemes.contains($0.rawValue) && $0.keyType == key.keyType
+                })
+            else {
+                throw TLSAlert(
+                    .handshakeFailure,
+                    "the client accepts no signature scheme this server's \(key.keyType) key can make")
+            }
+            signing = (key, scheme)
+        }
+        let keyPair = try makeKeyPair(group)
+        guard let sharedSecret = keyPair.sharedSecret(peerPublicKey: clientShare.keyExchange) else {
+            throw .illegalParameter("the client's key share is not a valid \(group) public key (RFC 8446 §4.2.8)")
+        }
         var acceptEarlyData = false
         if let body = extensions[.earlyData] {
             try ExtensionCodec.expectEmpty(body, "early_data in ClientHello")
@@ -186,10 +217,6 @@ final class ServerHandshake: HandshakeCore {
             installReadSecret(.zeroRTT, suite, secret)
         }
 
-        let keyPair = try makeKeyPair(group)
-        guard let sharedSecret = keyPair.sharedSecret(peerPublicKey: clientShare.keyExchange) else {
-            throw .illegalParameter("the client's key share is not a valid \(group) public key (RFC 8446 §4.2.8)")
-        }
         var serverExtensions = ExtensionBlock()
         serverExtensions.append(.supportedVersions) { $0.writeUInt16(ProtocolVersion.tls13) }
         serverExtensions.append(.keyShare) {
@@ -215,25 +242,16 @@ final class ServerHandshake: HandshakeCore {
         if acceptEarlyData { encrypted.append(.earlyData, []) }
         send(EncryptedExtensions(extensions: encrypted).encode(), at: .handshake)
 
-        let requestCertificate = configuration.requestClientCertificate && accepted == nil
-        if accepted == nil {
-            guard let key = configuration.privateKey, !configuration.certificateChain.isEmpty else {
-                throw .internalError("the server has no certificate chain and private key configured")
-            }
-            guard let clientSchemes,
-                let scheme = configuration.signatureAlgorithms.first(where: {
-                    clientSchemes.contains($0.rawValue) && $0.keyType == key.keyType
-                })
-            else {
-                throw TLSAlert(.handshakeFailure, "the client accepts no signature scheme this server's \(key.keyType) key can make")
-            }
+        let requestCertificate = configuration.requestClientCertificate && signing != nil
+        if let signing {
             if requestCertificate {
                 var requestExtensions = ExtensionBlock()
                 requestExtensions.append(
-                    .signatureAlgorithms, ExtensionCodec.encodeUInt16List(configuration.signatureAlgorithms.map(\.rawValue)))
+                    .signatureAlgorithms,
+                    ExtensionCodec.encodeUInt16List(configuration.signatureAlgorithms.map(\.rawValue)))
                 send(CertificateRequest(extensions: requestExtensions).encode(), at: .handshake)
             }
-            try sendCertificateAndVerify(context: [], scheme: scheme, key: key, sentBy: .server)
+            try sendCertificateAndVerify(context: [], scheme: signing.scheme, key: signing.key, sentBy: .server)
         }
         send(finishedMessage(baseKey: handshakeSecrets.server, hash: suite.hash), at: .handshake)
 
@@ -251,7 +269,9 @@ final class ServerHandshake: HandshakeCore {
     }
 
     /// RFC 8446 §4.1.4: ask for a share in `group`; the transcript restarts from message_hash.
-    private func sendHelloRetryRequest(hello: ClientHello, message: HandshakeMessage, suite: CipherSuite, group: NamedGroup) {
+    private func sendHelloRetryRequest(
+        hello: ClientHello, message: HandshakeMessage, suite: CipherSuite, group: NamedGroup
+    ) {
         var extensions = ExtensionBlock()
         extensions.append(.supportedVersions) { $0.writeUInt16(ProtocolVersion.tls13) }
         extensions.append(.keyShare) { $0.writeUInt16(group.rawValue) }
@@ -272,7 +292,9 @@ final class ServerHandshake: HandshakeCore {
     /// Picks the first identity that is one of our tickets, unexpired and of the suite's hash,
     /// and validates its binder only (RFC 8446 §4.2.11): a binder that does not verify ends the
     /// handshake with decrypt_error; unknown identities are ignored.
-    private func selectPSK(_ body: [UInt8], message: HandshakeMessage, suite: CipherSuite) throws(TLSAlert) -> AcceptedPSK? {
+    private func selectPSK(
+        _ body: [UInt8], message: HandshakeMessage, suite: CipherSuite
+    ) throws(TLSAlert) -> AcceptedPSK? {
         let offered = try ExtensionCodec.decodeOfferedPSKs(body)
         guard offered.identities.count == offered.binders.count else {
             throw .illegalParameter("\(offered.identities.count) PSK identities but \(offered.binders.count) binders")
@@ -330,7 +352,8 @@ final class ServerHandshake: HandshakeCore {
     private func processClientCertificate(_ message: HandshakeMessage) throws(TLSAlert) {
         let certificate = try CertificateMessage.decode(message.body)
         guard certificate.context.isEmpty else {
-            throw .illegalParameter("certificate_request_context differs from the CertificateRequest's (RFC 8446 §4.4.2)")
+            throw .illegalParameter(
+                "certificate_request_context differs from the CertificateRequest's (RFC 8446 §4.4.2)")
         }
         for entry in certificate.entries {
             try entry.extensions.validate(in: .certificate, name: "CertificateEntry", requested: [.signatureAlgorithms])
@@ -351,7 +374,9 @@ final class ServerHandshake: HandshakeCore {
     }
 
     private func processClientFinished(_ message: HandshakeMessage) throws(TLSAlert) {
-        guard let schedule = keySchedule, let suite = negotiatedSuite else { preconditionFailure("Finished before ClientHello") }
+        guard let schedule = keySchedule, let suite = negotiatedSuite else {
+            preconditionFailure("Finished before ClientHello")
+        }
         try verifyFinished(message.body, baseKey: clientHandshakeSecret, hash: suite.hash)
         transcript.append(message.encoded)
         installReadSecret(.oneRTT, suite, clientApplicationSecret)
@@ -360,7 +385,8 @@ final class ServerHandshake: HandshakeCore {
         setReadLevel(.oneRTT)
         state = .connected
         if configuration.ticketKeys != nil && clientAcceptsTickets {
-            sendNewSessionTicket(resumptionMasterSecret: schedule.resumptionMasterSecret(transcript.currentHash()), suite: suite)
+            sendNewSessionTicket(
+                resumptionMasterSecret: schedule.resumptionMasterSecret(transcript.currentHash()), suite: suite)
         }
     }
 
@@ -374,15 +400,18 @@ final class ServerHandshake: HandshakeCore {
         let now = configuration.wallClock()
         let contents = ServerTicket(
             suite: suite,
-            psk: TLSKeySchedule.resumptionPSK(resumptionMasterSecret: resumptionMasterSecret, nonce: nonce, hash: suite.hash),
-            issuedAt: now, lifetime: ring.ticketLifetime, ageAdd: ageAdd, allowsEarlyData: configuration.enableEarlyData,
+            psk: TLSKeySchedule.resumptionPSK(
+                resumptionMasterSecret: resumptionMasterSecret, nonce: nonce, hash: suite.hash),
+            issuedAt: now, lifetime: ring.ticketLifetime, ageAdd: ageAdd,
+            allowsEarlyData: configuration.enableEarlyData,
             alpn: Array(alpn.utf8), earlyDataContext: earlyDataContext)
         var extensions = ExtensionBlock()
         if configuration.enableEarlyData {
             extensions.append(.earlyData) { $0.writeUInt32(NewSessionTicket.quicEarlyDataSentinel) }
         }
         let ticket = NewSessionTicket(
-            lifetime: ring.ticketLifetime, ageAdd: ageAdd, nonce: nonce, ticket: ring.seal(contents.encode(), now: now).ticket,
+            lifetime: ring.ticketLifetime, ageAdd: ageAdd, nonce: nonce,
+            ticket: ring.seal(contents.encode(), now: now).ticket,
             extensions: extensions)
         send(ticket.encode(), at: .oneRTT, inTranscript: false)
     }

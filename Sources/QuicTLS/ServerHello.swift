@@ -36,7 +36,8 @@ struct ServerHello {
         var reader = TLSReader(body)
         let legacyVersion = try reader.readUInt16("ServerHello.legacy_version")
         guard legacyVersion == ProtocolVersion.tls12 else {
-            throw TLSAlert(.protocolVersion, "ServerHello.legacy_version is 0x\(String(legacyVersion, radix: 16)), not 0x0303")
+            throw TLSAlert(
+                .protocolVersion, "ServerHello.legacy_version is 0x\(String(legacyVersion, radix: 16)), not 0x0303")
         }
         let random = try reader.readBytes(32, "ServerHello.random")
         let sessionID = try reader.readVector(lengthBytes: 1, max: 32, "legacy_session_id_echo")

@@ -65,7 +65,8 @@ struct TLSReader {
     ) throws(TLSAlert) -> TLSReader {
         let length = Int(try readInteger(lengthBytes, "length of \(what())"))
         guard length >= min, length <= (max ?? Int.max) else {
-            throw .decodeError("\(what()) has length \(length), outside \(min)...\(max ?? (1 << (8 * lengthBytes)) - 1)")
+            throw .decodeError(
+                "\(what()) has length \(length), outside \(min)...\(max ?? (1 << (8 * lengthBytes)) - 1)")
         }
         guard length <= remaining else { throw .decodeError("\(what()) runs past the end of its message") }
         defer { offset += length }

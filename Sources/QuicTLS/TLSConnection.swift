@@ -24,7 +24,8 @@ public final class TLSConnection {
         switch role {
         case .client:
             core = ClientHandshake(
-                configuration: configuration, localTransportParameters: localTransportParameters, serverName: serverName)
+                configuration: configuration, localTransportParameters: localTransportParameters, serverName: serverName
+            )
         case .server:
             core = ServerHandshake(
                 configuration: configuration, localTransportParameters: localTransportParameters,
@@ -71,6 +72,9 @@ public final class TLSConnection {
     /// Client: the server's transport parameters remembered with the ticket offered on this
     /// connection, which bound what 0-RTT may send (RFC 9000 §7.4.1).
     public var resumptionTransportParameters: [UInt8]? { core.resumptionTransportParameters }
+    /// Client: the application protocol remembered with that ticket: what 0-RTT data is spoken
+    /// in (RFC 8446 §4.2.10).
+    public var resumptionALPN: String? { core.resumptionALPN }
     /// Client: the name given at creation. Server: the host name from the client's server_name.
     public var serverName: String? { core.serverName }
 }

@@ -39,7 +39,8 @@ struct TLSKeySchedule {
     mutating func enterMaster() {
         guard let handshakeSecret else { preconditionFailure("master secret before handshake secret") }
         let salt = deriveSecret(handshakeSecret, "derived", emptyHash)
-        masterSecret = HKDF.extract(salt: salt, inputKeyingMaterial: [UInt8](repeating: 0, count: hash.digestLength), hash: hash)
+        masterSecret = HKDF.extract(
+            salt: salt, inputKeyingMaterial: [UInt8](repeating: 0, count: hash.digestLength), hash: hash)
     }
 
     /// client/server_handshake_traffic_secret over Hash(ClientHello...ServerHello).

@@ -69,7 +69,9 @@ public final class TicketKeyRing: Sendable {
         var id: UInt32 = 0
         repeat {
             material.withUnsafeMutableBytes { random($0) }
-            id = UInt32(material[44]) << 24 | UInt32(material[45]) << 16 | UInt32(material[46]) << 8 | UInt32(material[47])
+            id =
+                UInt32(material[44]) << 24 | UInt32(material[45]) << 16 | UInt32(material[46]) << 8
+                | UInt32(material[47])
         } while state.keys.contains { $0.id == id }
         // AES-256-GCM key setup only fails if OpenSSL itself is broken.
         guard let key = try? TicketKey(id: id, createdAt: now, material: material) else {

@@ -31,12 +31,16 @@ func hex(_ text: String) -> [UInt8] {
 struct KeyExchangeTests {
     @Test("X25519 reproduces RFC 7748 §6.1: both public keys and the shared secret")
     func x25519Vector() throws {
-        let alice = try EphemeralKeyPair(group: .x25519, random: ScriptedRandom([
-            hex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")
-        ]).fill)
-        let bob = try EphemeralKeyPair(group: .x25519, random: ScriptedRandom([
-            hex("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb")
-        ]).fill)
+        let alice = try EphemeralKeyPair(
+            group: .x25519,
+            random: ScriptedRandom([
+                hex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")
+            ]).fill)
+        let bob = try EphemeralKeyPair(
+            group: .x25519,
+            random: ScriptedRandom([
+                hex("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb")
+            ]).fill)
         #expect(alice.publicKey == hex("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a"))
         #expect(bob.publicKey == hex("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f"))
         let shared = hex("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742")
@@ -46,7 +50,8 @@ struct KeyExchangeTests {
 
     @Test("P-256 with private scalar 1: the public key is the generator, the secret is the peer's X")
     func p256KnownAnswer() throws {
-        let one = try EphemeralKeyPair(group: .secp256r1, random: ScriptedRandom([[UInt8](repeating: 0, count: 31) + [1]]).fill)
+        let one = try EphemeralKeyPair(
+            group: .secp256r1, random: ScriptedRandom([[UInt8](repeating: 0, count: 31) + [1]]).fill)
         // The generator G of secp256r1 (SEC 2 §2.4.2, FIPS 186-4 §D.1.2.3), uncompressed.
         let generator = hex(
             "04" + "6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296"

@@ -45,7 +45,9 @@ struct SignatureTests {
         #expect(chain[1].subjectDescription == "/CN=intermediate")
         #expect(chain.allSatisfy { $0.isWellFormed })
         #expect(throws: CryptoError.self) { try Certificate.chain(pem: "not a certificate") }
-        #expect(throws: CryptoError.self) { try PrivateKey(pem: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n") }
+        #expect(throws: CryptoError.self) {
+            try PrivateKey(pem: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+        }
         #expect(throws: CryptoError.self) { try PrivateKey(pemFile: TestPKI.path("missing.key")) }
         #expect(!Certificate(der: [0x30, 0x03, 0x02, 0x01, 0x01]).isWellFormed)
         #expect(!Certificate(der: chain[0].der + [0]).isWellFormed)

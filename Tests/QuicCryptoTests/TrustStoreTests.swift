@@ -45,7 +45,9 @@ struct TrustStoreTests {
         var der = try TestPKI.chain("server-rsa")[0].der
         der[der.count - 5] ^= 0x01  // inside the issuer's signature
         #expect(throws: CertificateVerificationError.self) {
-            try store.verify(chain: [Certificate(der: der)], purpose: .serverAuthentication, peerName: "server.test", time: TestPKI.validTime)
+            try store.verify(
+                chain: [Certificate(der: der)], purpose: .serverAuthentication, peerName: "server.test",
+                time: TestPKI.validTime)
         }
         do {
             try store.verify(chain: [Certificate(der: [1, 2, 3])], purpose: .serverAuthentication, peerName: nil)

@@ -1,6 +1,7 @@
 import QuicCrypto
-@testable import QuicTLS
 import Testing
+
+@testable import QuicTLS
 
 /// A server certificate problem and the alert the client must answer with (RFC 8446 §6.2).
 struct CertificateFailure: Sendable, CustomTestStringConvertible {
@@ -18,19 +19,29 @@ struct CertificateFailure: Sendable, CustomTestStringConvertible {
 @Suite("Certificate failures")
 struct CertificateFailureTests {
     static let cases: [CertificateFailure] = [
-        CertificateFailure(name: "self-signed, no CA vouches for it → unknown_ca", chain: "self-signed", key: "self-signed", expected: .unknownCA),
-        CertificateFailure(name: "intermediate missing from the chain → unknown_ca", chain: "server-p256", key: "server-p256", expected: .unknownCA),
-        CertificateFailure(name: "test CA against the system trust store → unknown_ca", chain: "server-p256-chain",
-                           key: "server-p256", verification: .systemTrustStore, expected: .unknownCA),
-        CertificateFailure(name: "name not in the certificate → bad_certificate", chain: "server-p256-chain", key: "server-p256",
-                           serverName: "other.test", expected: .badCertificate),
-        CertificateFailure(name: "address not in the certificate → bad_certificate", chain: "server-p256-chain",
-                           key: "server-p256", serverName: "192.0.2.1", expected: .badCertificate),
-        CertificateFailure(name: "expired → certificate_expired", chain: "expired", key: "expired", expected: .certificateExpired),
-        CertificateFailure(name: "not yet valid → certificate_expired", chain: "server-p256-chain", key: "server-p256",
-                           time: TestPKI.beforeIssuance, expected: .certificateExpired),
-        CertificateFailure(name: "a client certificate presented by a server → unsupported_certificate", chain: "client",
-                           key: "client", expected: .unsupportedCertificate),
+        CertificateFailure(
+            name: "self-signed, no CA vouches for it → unknown_ca", chain: "self-signed", key: "self-signed",
+            expected: .unknownCA),
+        CertificateFailure(
+            name: "intermediate missing from the chain → unknown_ca", chain: "server-p256", key: "server-p256",
+            expected: .unknownCA),
+        CertificateFailure(
+            name: "test CA against the system trust store → unknown_ca", chain: "server-p256-chain",
+            key: "server-p256", verification: .systemTrustStore, expected: .unknownCA),
+        CertificateFailure(
+            name: "name not in the certificate → bad_certificate", chain: "server-p256-chain", key: "server-p256",
+            serverName: "other.test", expected: .badCertificate),
+        CertificateFailure(
+            name: "address not in the certificate → bad_certificate", chain: "server-p256-chain",
+            key: "server-p256", serverName: "192.0.2.1", expected: .badCertificate),
+        CertificateFailure(
+            name: "expired → certificate_expired", chain: "expired", key: "expired", expected: .certificateExpired),
+        CertificateFailure(
+            name: "not yet valid → certificate_expired", chain: "server-p256-chain", key: "server-p256",
+            time: TestPKI.beforeIssuance, expected: .certificateExpired),
+        CertificateFailure(
+            name: "a client certificate presented by a server → unsupported_certificate", chain: "client",
+            key: "client", expected: .unsupportedCertificate),
     ]
 
     @Test("the client refuses the server's certificate with the RFC 8446 §6.2 alert", arguments: cases)
@@ -42,7 +53,9 @@ struct CertificateFailureTests {
         server.certificateChain = try TestPKI.chain(failure.chain)
         server.privateKey = try TestPKI.key(failure.key)
         let pair = HandshakePair(client: client, server: server, serverName: failure.serverName).run()
-        #expect(pair.clientAlert?.description == failure.expected, "\(pair.clientAlert.map { String(reflecting: $0) } ?? "no alert")")
+        #expect(
+            pair.clientAlert?.description == failure.expected,
+            "\(pair.clientAlert.map { String(reflecting: $0) } ?? "no alert")")
         #expect(pair.clientAlert?.quicErrorCode == 0x0100 + UInt64(failure.expected.rawValue))
         #expect(!pair.client.isHandshakeComplete)
         // Rejected before the client derived 1-RTT keys.
@@ -77,7 +90,9 @@ struct CertificateFailureTests {
 
     @Test("verifying without a server name is refused before anything is sent")
     func noServerName() throws {
-        let pair = HandshakePair(client: TestConfiguration.client(), server: try TestConfiguration.server(), serverName: nil).run()
+        let pair = HandshakePair(
+            client: TestConfiguration.client(), server: try TestConfiguration.server(), serverName: nil
+        ).run()
         #expect(pair.clientAlert?.description == .internalError)
         #expect(pair.flights.isEmpty)
     }

@@ -1,6 +1,7 @@
 import QuicCrypto
-@testable import QuicTLS
 import Testing
+
+@testable import QuicTLS
 
 @Suite("TLS structure codecs at their boundaries")
 struct CodecTests {
@@ -19,20 +20,52 @@ struct CodecTests {
 
     @Test("reads past the end, and vectors outside their bounds, are decode_error")
     func readerBounds() {
-        #expect(alert { var r = TLSReader([0x01]); _ = try r.readUInt16("x") } == .decodeError)
-        #expect(alert { var r = TLSReader([0x00, 0x03, 1, 2]); _ = try r.readVector(lengthBytes: 2, "v") } == .decodeError)
-        #expect(alert { var r = TLSReader([0x00]); _ = try r.readVector(lengthBytes: 1, min: 1, "v") } == .decodeError)
-        #expect(alert { var r = TLSReader([0x03, 1, 2, 3]); _ = try r.readVector(lengthBytes: 1, max: 2, "v") } == .decodeError)
-        #expect(alert { var r = TLSReader([0x02, 1, 2]); _ = try r.readVector(lengthBytes: 1, min: 2, max: 2, "v") } == nil)
-        #expect(alert { let r = TLSReader([0x00]); try r.expectEnd("x") } == .decodeError)
+        #expect(
+            alert {
+                var r = TLSReader([0x01])
+                _ = try r.readUInt16("x")
+            } == .decodeError)
+        #expect(
+            alert {
+                var r = TLSReader([0x00, 0x03, 1, 2])
+                _ = try r.readVector(lengthBytes: 2, "v")
+            } == .decodeError)
+        #expect(
+            alert {
+                var r = TLSReader([0x00])
+                _ = try r.readVector(lengthBytes: 1, min: 1, "v")
+            } == .decodeError)
+        #expect(
+            alert {
+                var r = TLSReader([0x03, 1, 2, 3])
+                _ = try r.readVector(lengthBytes: 1, max: 2, "v")
+            } == .decodeError)
+        #expect(
+            alert {
+                var r = TLSReader([0x02, 1, 2])
+                _ = try r.readVector(lengthBytes: 1, min: 2, max: 2, "v")
+            } == nil)
+        #expect(
+            alert {
+                let r = TLSReader([0x00])
+                try r.expectEnd("x")
+            } == .decodeError)
         // A sub-reader stops at its own end even when more bytes follow.
-        #expect(alert { var r = TLSReader([0x01, 0xaa, 0xbb]); var s = try r.readSubReader(lengthBytes: 1, "s"); _ = try s.readUInt16("y") } == .decodeError)
+        #expect(
+            alert {
+                var r = TLSReader([0x01, 0xaa, 0xbb])
+                var s = try r.readSubReader(lengthBytes: 1, "s")
+                _ = try s.readUInt16("y")
+            } == .decodeError)
     }
 
     @Test("the writer's length prefixes round-trip through the reader")
     func writerRoundTrip() throws {
         var writer = TLSWriter()
-        writer.writeVector(lengthBytes: 3) { $0.writeVector(lengthBytes: 1, [1, 2, 3]); $0.writeUInt32(0xdead_beef) }
+        writer.writeVector(lengthBytes: 3) {
+            $0.writeVector(lengthBytes: 1, [1, 2, 3])
+            $0.writeUInt32(0xdead_beef)
+        }
         #expect(writer.bytes == [0, 0, 8, 3, 1, 2, 3, 0xde, 0xad, 0xbe, 0xef])
         var reader = TLSReader(writer.bytes)
         var inner = try reader.readSubReader(lengthBytes: 3, "outer")
@@ -43,22 +76,31 @@ struct CodecTests {
 
     @Test("extension blocks: duplicates are illegal_parameter; RFC 8446 §4.2 placement rules")
     func extensionRules() throws {
-        #expect(alert { var r = TLSReader([0, 8, 0, 16, 0, 0, 0, 16, 0, 0]); _ = try ExtensionBlock(reading: &r, in: "test") } == .illegalParameter)
+        #expect(
+            alert {
+                var r = TLSReader([0, 8, 0, 16, 0, 0, 0, 16, 0, 0])
+                _ = try ExtensionBlock(reading: &r, in: "test")
+            } == .illegalParameter)
 
         var block = ExtensionBlock()
         block.append(ExtensionType(rawValue: 0x7a7a), [])
         #expect(alert { try block.validate(in: .clientHello, name: "CH", requested: nil) } == nil)
         #expect(alert { try block.validate(in: .newSessionTicket, name: "NST", requested: nil) } == nil)
-        #expect(alert { try block.validate(in: .encryptedExtensions, name: "EE", requested: [.keyShare]) } == .unsupportedExtension)
+        #expect(
+            alert { try block.validate(in: .encryptedExtensions, name: "EE", requested: [.keyShare]) }
+                == .unsupportedExtension)
 
         var misplaced = ExtensionBlock()
         misplaced.append(.pskKeyExchangeModes, [1, 1])
-        #expect(alert { try misplaced.validate(in: .encryptedExtensions, name: "EE", requested: [.pskKeyExchangeModes]) } == .illegalParameter)
+        #expect(
+            alert { try misplaced.validate(in: .encryptedExtensions, name: "EE", requested: [.pskKeyExchangeModes]) }
+                == .illegalParameter)
 
         var cookie = ExtensionBlock()
         cookie.append(.cookie, [0, 1, 9])
         #expect(alert { try cookie.validate(in: .helloRetryRequest, name: "HRR", requested: [.keyShare]) } == nil)
-        #expect(alert { try cookie.validate(in: .serverHello, name: "SH", requested: [.keyShare]) } == .illegalParameter)
+        #expect(
+            alert { try cookie.validate(in: .serverHello, name: "SH", requested: [.keyShare]) } == .illegalParameter)
     }
 
     @Test("typed extension bodies refuse malformed lengths")

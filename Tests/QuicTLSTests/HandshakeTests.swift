@@ -1,7 +1,8 @@
 import QuicCrypto
-@testable import QuicTLS
 import QuicWire
 import Testing
+
+@testable import QuicTLS
 
 /// One in-memory handshake configuration: a suite, a group and the server's signature scheme.
 struct HandshakeCase: Sendable, CustomTestStringConvertible {
@@ -32,19 +33,24 @@ struct HandshakeTests {
 
         #expect(pair.clientAlert == nil && pair.serverAlert == nil)
         #expect(pair.client.isHandshakeComplete && pair.server.isHandshakeComplete)
-        #expect(pair.client.negotiatedCipherSuite == testCase.suite && pair.server.negotiatedCipherSuite == testCase.suite)
+        #expect(
+            pair.client.negotiatedCipherSuite == testCase.suite && pair.server.negotiatedCipherSuite == testCase.suite)
         #expect(pair.client.negotiatedALPN == "h3" && pair.server.negotiatedALPN == "h3")
         #expect(pair.client.peerTransportParameters == HandshakePair.serverParameters)
         #expect(pair.server.peerTransportParameters == HandshakePair.clientParameters)
         #expect(pair.secretsAgree(at: .handshake) && pair.secretsAgree(at: .oneRTT))
         #expect(pair.secret(.client, write: true, .handshake)?.count == testCase.suite.hash.digestLength)
-        #expect(pair.client.peerCertificateChain == (try TestPKI.chain(TestPKI.serverFiles(for: testCase.scheme).chain)))
+        #expect(
+            pair.client.peerCertificateChain == (try TestPKI.chain(TestPKI.serverFiles(for: testCase.scheme).chain)))
         #expect(!pair.client.isResumed && pair.client.earlyDataState == .notAttempted)
         // The server used the one group and scheme the client allowed: no HelloRetryRequest, and
         // the CertificateVerify carries the scheme.
         #expect(pair.sentMessageTypes(by: .server) == [2, 8, 11, 15, 20])
         let verify = try #require(pair.flights.flatMap(\.messages).first { $0.type == 15 })
-        #expect(verify.bytes[4...5].elementsEqual([UInt8(testCase.scheme.rawValue >> 8), UInt8(testCase.scheme.rawValue & 0xff)]))
+        #expect(
+            verify.bytes[4...5].elementsEqual([
+                UInt8(testCase.scheme.rawValue >> 8), UInt8(testCase.scheme.rawValue & 0xff),
+            ]))
     }
 
     @Test("events come in the order QUIC installs keys (RFC 9001 §4.1.4)")
@@ -56,7 +62,10 @@ struct HandshakeTests {
         #expect(serverKinds == ["write handshake", "read handshake", "write 1-RTT", "read 1-RTT", "complete"])
         // Client: ClientHello at Initial, Finished at Handshake. Server: ServerHello at Initial,
         // the rest of its flight at Handshake.
-        #expect(pair.flights.map { "\($0.from) \($0.level)" } == ["client initial", "server initial", "server handshake", "client handshake"])
+        #expect(
+            pair.flights.map { "\($0.from) \($0.level)" } == [
+                "client initial", "server initial", "server handshake", "client handshake",
+            ])
     }
 
     static func kind(_ event: TLSEvent) -> String {
@@ -67,6 +76,21 @@ struct HandshakeTests {
         case .earlyDataRejected: return "0-RTT rejected"
         case .sessionTicketReceived: return "ticket"
         }
+    }
+
+    @Test("with seeded randomness, a fixed clock and Ed25519, a handshake is byte-for-byte reproducible")
+    func deterministic() throws {
+        func run(seed: UInt64) throws -> [[UInt8]] {
+            var client = TestConfiguration.client()
+            client.random = SeededRandom(seed: seed).function
+            var server = try TestConfiguration.server(scheme: .ed25519)
+            server.random = SeededRandom(seed: seed + 1).function
+            let pair = HandshakePair(client: client, server: server).run()
+            #expect(pair.client.isHandshakeComplete)
+            return pair.flights.map(\.data)
+        }
+        #expect(try run(seed: 7) == run(seed: 7))
+        #expect(try run(seed: 7) != run(seed: 8))
     }
 
     @Test("a client restricted to ChaCha20-Poly1305 gets it from a server preferring AES")
@@ -98,9 +122,11 @@ struct HandshakeTests {
         // ClientHello, HelloRetryRequest, ClientHello, then the normal flight.
         #expect(pair.sentMessageTypes(by: .client) == [1, 1, 20])
         #expect(pair.sentMessageTypes(by: .server) == [2, 2, 8, 11, 15, 20])
-        let retry = try ServerHello.decode(Array(try #require(pair.flights.first { $0.from == .server }).messages[0].bytes.dropFirst(4)))
+        let retry = try ServerHello.decode(
+            Array(try #require(pair.flights.first { $0.from == .server }).messages[0].bytes.dropFirst(4)))
         #expect(retry.isHelloRetryRequest)
-        let second = try ClientHello.decode(Array(pair.flights.filter { $0.from == .client }[1].messages[0].bytes.dropFirst(4)))
+        let second = try ClientHello.decode(
+            Array(pair.flights.filter { $0.from == .client }[1].messages[0].bytes.dropFirst(4)))
         let shares = try ExtensionCodec.decodeClientShares(try #require(second.extensions[.keyShare]))
         #expect(shares.map(\.group) == [NamedGroup.secp256r1.rawValue])
     }
@@ -113,6 +139,24 @@ struct HandshakeTests {
         server.groups = [.secp256r1]
         let pair = HandshakePair(client: client, server: server).run()
         #expect(pair.serverAlert?.description == .handshakeFailure)
+    }
+
+    @Test("no signature scheme the server's key can make ends with handshake_failure")
+    func noCommonSignatureScheme() throws {
+        var client = TestConfiguration.client()
+        client.signatureAlgorithms = [.ed25519, .rsaPSSRSAESHA256]
+        let pair = HandshakePair(client: client, server: try TestConfiguration.server(scheme: .ecdsaSecp256r1SHA256)).run()
+        #expect(pair.serverAlert?.description == .handshakeFailure)
+        // Refused before the server sent anything.
+        #expect(pair.sentMessageTypes(by: .server).isEmpty)
+    }
+
+    @Test("a server without a certificate reports internal_error")
+    func serverWithoutCertificate() throws {
+        var server = try TestConfiguration.server()
+        server.certificateChain = []
+        let pair = HandshakePair(client: TestConfiguration.client(), server: server).run()
+        #expect(pair.serverAlert?.description == .internalError)
     }
 
     @Test("ALPN: the server's first preference the client offers; no overlap is no_application_protocol")
@@ -133,7 +177,8 @@ struct HandshakeTests {
 
     @Test("a client with no ALPN configured refuses to start")
     func clientWithoutALPN() throws {
-        let pair = HandshakePair(client: TestConfiguration.client(alpn: []), server: try TestConfiguration.server()).run()
+        let pair = HandshakePair(client: TestConfiguration.client(alpn: []), server: try TestConfiguration.server())
+            .run()
         #expect(pair.clientAlert?.description == .internalError)
     }
 
@@ -155,10 +200,11 @@ struct HandshakeTests {
         server.keyLog = serverLines.sink
         let pair = HandshakePair(client: client, server: server).run()
         #expect(pair.client.isHandshakeComplete)
-        #expect(clientLines.lines.map { $0.split(separator: " ")[0] } == [
-            "CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET", "CLIENT_TRAFFIC_SECRET_0",
-            "SERVER_TRAFFIC_SECRET_0", "EXPORTER_SECRET",
-        ])
+        #expect(
+            clientLines.lines.map { $0.split(separator: " ")[0] } == [
+                "CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET", "CLIENT_TRAFFIC_SECRET_0",
+                "SERVER_TRAFFIC_SECRET_0", "EXPORTER_SECRET",
+            ])
         #expect(Set(clientLines.lines) == Set(serverLines.lines))
         let handshakeLine = clientLines.lines[0].split(separator: " ")
         #expect(handshakeLine[1].count == 64 && handshakeLine[2].count == 64)

@@ -1,6 +1,7 @@
 import QuicCrypto
-@testable import QuicTLS
 import Testing
+
+@testable import QuicTLS
 
 /// RFC 8448 §3 "Simple 1-RTT Handshake" (TLS_AES_128_GCM_SHA256, x25519, RSA certificate): from
 /// the trace's X25519 private keys and handshake messages, the key schedule reproduces every
@@ -32,7 +33,9 @@ struct RFC8448Tests {
         let v = vectors
         var schedule = TLSKeySchedule(hash: .sha256)
         #expect(schedule.earlySecret == (try v.hex("early_secret")))
-        #expect(schedule.deriveSecret(schedule.earlySecret, "derived", schedule.emptyHash) == (try v.hex("derived_for_handshake")))
+        #expect(
+            schedule.deriveSecret(schedule.earlySecret, "derived", schedule.emptyHash)
+                == (try v.hex("derived_for_handshake")))
         schedule.enterHandshake(sharedSecret: try v.hex("ecdhe_shared_secret"))
         let handshakeSecret = try #require(schedule.handshakeSecret)
         #expect(handshakeSecret == (try v.hex("handshake_secret")))
@@ -45,13 +48,18 @@ struct RFC8448Tests {
         let handshake = schedule.handshakeTrafficSecrets(transcript.currentHash())
         #expect(handshake.client == (try v.hex("client_handshake_traffic_secret")))
         #expect(handshake.server == (try v.hex("server_handshake_traffic_secret")))
-        #expect(schedule.deriveSecret(handshakeSecret, "derived", schedule.emptyHash) == (try v.hex("derived_for_master")))
+        #expect(
+            schedule.deriveSecret(handshakeSecret, "derived", schedule.emptyHash) == (try v.hex("derived_for_master")))
         schedule.enterMaster()
         #expect(schedule.masterSecret == (try v.hex("master_secret")))
 
         // Traffic keys with TLS's own labels (QUIC uses "quic key"/"quic iv" on the same secrets).
-        func key(_ secret: [UInt8]) -> [UInt8] { HKDF.expandLabel(secret: secret, label: "key", length: 16, hash: .sha256) }
-        func iv(_ secret: [UInt8]) -> [UInt8] { HKDF.expandLabel(secret: secret, label: "iv", length: 12, hash: .sha256) }
+        func key(_ secret: [UInt8]) -> [UInt8] {
+            HKDF.expandLabel(secret: secret, label: "key", length: 16, hash: .sha256)
+        }
+        func iv(_ secret: [UInt8]) -> [UInt8] {
+            HKDF.expandLabel(secret: secret, label: "iv", length: 12, hash: .sha256)
+        }
         #expect(key(handshake.server) == (try v.hex("server_handshake_key")))
         #expect(iv(handshake.server) == (try v.hex("server_handshake_iv")))
         #expect(key(handshake.client) == (try v.hex("client_handshake_key")))
@@ -92,7 +100,8 @@ struct RFC8448Tests {
         #expect(ticket.ticket == (try v.hex("new_session_ticket.ticket")))
         #expect(ticket.lifetime == 30)
         #expect(try ticket.maxEarlyDataSize() == 0x400)
-        let psk = TLSKeySchedule.resumptionPSK(resumptionMasterSecret: resumptionMaster, nonce: ticket.nonce, hash: .sha256)
+        let psk = TLSKeySchedule.resumptionPSK(
+            resumptionMasterSecret: resumptionMaster, nonce: ticket.nonce, hash: .sha256)
         #expect(psk == (try v.hex("resumption_psk")))
     }
 
@@ -104,22 +113,33 @@ struct RFC8448Tests {
         let shares = try ExtensionCodec.decodeClientShares(try #require(clientHello.extensions[.keyShare]))
         #expect(shares.count == 1 && shares[0].group == NamedGroup.x25519.rawValue)
         #expect(shares[0].keyExchange == (try vectors.hex("client_x25519_public")))
-        #expect(try ExtensionCodec.decodeServerName(try #require(clientHello.extensions[.serverName])) == Array("server".utf8))
+        #expect(
+            try ExtensionCodec.decodeServerName(try #require(clientHello.extensions[.serverName]))
+                == Array("server".utf8))
         #expect(clientHello.encode() == (try vectors.hex("client_hello")))
 
         let serverHello = try ServerHello.decode(try body("server_hello"))
         #expect(serverHello.cipherSuite == 0x1301 && !serverHello.isHelloRetryRequest)
-        #expect(try ExtensionCodec.decodeSelectedVersion(try #require(serverHello.extensions[.supportedVersions])) == 0x0304)
-        #expect(try ExtensionCodec.decodeServerShare(try #require(serverHello.extensions[.keyShare])).keyExchange
-            == (try vectors.hex("server_x25519_public")))
+        #expect(
+            try ExtensionCodec.decodeSelectedVersion(try #require(serverHello.extensions[.supportedVersions])) == 0x0304
+        )
+        #expect(
+            try ExtensionCodec.decodeServerShare(try #require(serverHello.extensions[.keyShare])).keyExchange
+                == (try vectors.hex("server_x25519_public")))
         #expect(serverHello.encode() == (try vectors.hex("server_hello")))
 
-        #expect(try EncryptedExtensions.decode(try body("encrypted_extensions")).encode() == (try vectors.hex("encrypted_extensions")))
+        #expect(
+            try EncryptedExtensions.decode(try body("encrypted_extensions")).encode()
+                == (try vectors.hex("encrypted_extensions")))
         let certificate = try CertificateMessage.decode(try body("certificate"))
         #expect(certificate.entries.count == 1)
         #expect(certificate.encode() == (try vectors.hex("certificate")))
-        #expect(try CertificateVerify.decode(try body("certificate_verify")).encode() == (try vectors.hex("certificate_verify")))
-        #expect(try NewSessionTicket.decode(try body("new_session_ticket")).encode() == (try vectors.hex("new_session_ticket")))
+        #expect(
+            try CertificateVerify.decode(try body("certificate_verify")).encode()
+                == (try vectors.hex("certificate_verify")))
+        #expect(
+            try NewSessionTicket.decode(try body("new_session_ticket")).encode()
+                == (try vectors.hex("new_session_ticket")))
     }
 
     @Test("the server's rsa_pss_rsae_sha256 CertificateVerify verifies with the trace's certificate")

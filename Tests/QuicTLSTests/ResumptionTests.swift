@@ -1,8 +1,9 @@
 import Foundation
 import QuicCrypto
-@testable import QuicTLS
 import QuicWire
 import Testing
+
+@testable import QuicTLS
 
 /// A client and a server that keep tickets across connections, on one test clock.
 struct ResumptionSetup {
@@ -65,6 +66,7 @@ struct ResumptionTests {
         #expect(!second.clientEvents.contains(.earlyDataRejected))
         #expect(second.client.isResumed && second.client.isHandshakeComplete)
         #expect(second.client.resumptionTransportParameters == HandshakePair.serverParameters)
+        #expect(second.client.resumptionALPN == "h3")
     }
 
     enum Rejection: String, CaseIterable, Sendable {

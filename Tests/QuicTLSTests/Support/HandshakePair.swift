@@ -1,6 +1,7 @@
 import QuicCrypto
-@testable import QuicTLS
 import QuicWire
+
+@testable import QuicTLS
 
 /// Handshake bytes in flight from one endpoint to the other at one encryption level.
 struct Flight {
@@ -122,10 +123,12 @@ final class HandshakePair {
 
     /// Each level's client write secret equals the server's read secret and vice versa.
     func secretsAgree(at level: EncryptionLevel) -> Bool {
-        guard let clientWrite = secret(.client, write: true, level), let serverRead = secret(.server, write: false, level)
+        guard let clientWrite = secret(.client, write: true, level),
+            let serverRead = secret(.server, write: false, level)
         else { return false }
         if level == .zeroRTT { return clientWrite == serverRead }
-        guard let serverWrite = secret(.server, write: true, level), let clientRead = secret(.client, write: false, level)
+        guard let serverWrite = secret(.server, write: true, level),
+            let clientRead = secret(.client, write: false, level)
         else { return false }
         return clientWrite == serverRead && serverWrite == clientRead && clientWrite != serverWrite
     }

@@ -71,3 +71,24 @@ enum TestConfiguration {
         return configuration
     }
 }
+
+/// A seeded random source (SplitMix64) for reproducible handshakes.
+final class SeededRandom: Sendable {
+    private let state: Mutex<UInt64>
+
+    init(seed: UInt64) { state = Mutex(seed) }
+
+    var function: @Sendable (UnsafeMutableRawBufferPointer) -> Void { { self.fill($0) } }
+
+    func fill(_ buffer: UnsafeMutableRawBufferPointer) {
+        state.withLock { state in
+            for index in 0..<buffer.count {
+                state &+= 0x9e37_79b9_7f4a_7c15
+                var z = state
+                z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+                z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+                buffer[index] = UInt8(truncatingIfNeeded: z ^ (z >> 31))
+            }
+        }
+    }
+}
