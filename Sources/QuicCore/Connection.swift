@@ -402,7 +402,10 @@ public struct TransportFailure: Error, Sendable, Equatable {
         self.init(code: error.code, frameType: error.frameType, reason: "\(error.reason)")
     }
 
+    /// A TLS alert becomes CRYPTO_ERROR (0x0100 + alert), or PROTOCOL_VIOLATION where RFC 9001
+    /// asks for it (e.g. §8.4 legacy_session_id, §4.1.3 data at an old level).
     init(_ alert: TLSAlert) {
-        self.init(code: .crypto(alert: alert.description.rawValue), frameType: FrameType.crypto.rawValue, reason: alert.reason)
+        self.init(
+            code: TransportErrorCode(rawValue: alert.quicErrorCode), frameType: FrameType.crypto.rawValue, reason: alert.reason)
     }
 }
