@@ -9,6 +9,11 @@ let package = Package(
     products: [
         .library(name: "QuicWire", targets: ["QuicWire"]),
         .library(name: "QuicCrypto", targets: ["QuicCrypto"]),
+        .library(name: "QuicDatapath", targets: ["QuicDatapath"]),
+        .executable(name: "quicxdp", targets: ["QuicXDPTool"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
         // System libraries, found through pkg-config (Debian: libssl-dev, libxdp-dev, libbpf-dev).
@@ -28,7 +33,21 @@ let package = Package(
         .target(name: "QuicWire"),
         .target(name: "QuicCrypto", dependencies: ["QuicWire", "COpenSSL", "CQuicShim"]),
 
+        // XDP program loading, pinned maps, AF_XDP and UDP ports, offloads, the poll-mode engine.
+        .target(name: "QuicDatapath", dependencies: ["QuicWire", "CLibXDP", "CQuicShim"]),
+        // The operator's tool; the binary is `quicxdp` (target name avoids clashing with the
+        // future QuicXDP embedding module on case-insensitive file systems).
+        .executableTarget(
+            name: "QuicXDPTool",
+            dependencies: [
+                "QuicDatapath",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/quicxdp"
+        ),
+
         .testTarget(name: "QuicWireTests", dependencies: ["QuicWire"]),
+        .testTarget(name: "QuicDatapathTests", dependencies: ["QuicDatapath", "CLibXDP", "CQuicShim"]),
         .testTarget(
             name: "QuicCryptoTests",
             dependencies: ["QuicCrypto", "QuicWire"],
@@ -43,6 +62,11 @@ let package = Package(
             dependencies: ["QuicCrypto", "QuicWire", "COpenSSL", "CAllocCounter"],
             path: "Benchmarks/QuicBench",
             swiftSettings: [.unsafeFlags(["-Ounchecked"])]
+        ),
+        .executableTarget(
+            name: "DatapathBench",
+            dependencies: ["QuicDatapath", "CLibXDP", "CQuicShim"],
+            path: "Benchmarks/DatapathBench"
         ),
     ],
     swiftLanguageModes: [.v6]

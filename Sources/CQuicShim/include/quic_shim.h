@@ -5,6 +5,23 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/vfs.h>
+#include <sys/mount.h>
+#include <sys/ioctl.h>
+#include <net/if.h>
+#include <linux/if_link.h>
+#include <linux/if_xdp.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/neighbour.h>
+#include <linux/genetlink.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+#include <linux/net_tstamp.h>
+#include <linux/udp.h>
+#include <linux/sock_diag.h>
+#include <linux/xdp_diag.h>
+#include <netinet/in.h>
 
 // --- OpenSSL macros -------------------------------------------------------------------------
 /// OPENSSL_free is a macro over CRYPTO_free(ptr, __FILE__, __LINE__).
