@@ -6,7 +6,7 @@ struct QuicXDPCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "quicxdp",
         abstract: "Load, inspect and unload the QuicXDP datapath (XDP program + pinned maps).",
-        subcommands: [LoadCommand.self, UnloadCommand.self, StatusCommand.self, StatsCommand.self]
+        subcommands: [LoadCommand.self, UnloadCommand.self, StatusCommand.self, StatsCommand.self, EchoCommand.self, ResolveCommand.self]
     )
 }
 

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/vfs.h>
+#include <sys/eventfd.h>
 #include <sys/mount.h>
 #include <sys/ioctl.h>
 #include <net/if.h>
@@ -37,6 +38,9 @@ int quic_recvmmsg(int fd, struct quic_mmsghdr *msgs, unsigned int vlen, int flag
 int quic_sendmmsg(int fd, struct quic_mmsghdr *msgs, unsigned int vlen, int flags);
 /// setns(2): join the namespace behind `fd` (CLONE_NEWNET for a network namespace).
 int quic_setns_net(int fd);
+
+/// Pins the calling thread to one CPU (sched_setaffinity with a CPU_SET, both _GNU_SOURCE/macros).
+int quic_pin_current_thread(int cpu);
 
 // --- control-message macros ----------------------------------------------------------------
 struct cmsghdr *quic_cmsg_firsthdr(struct msghdr *msg);

@@ -55,6 +55,11 @@ struct NetlinkSocket: ~Copyable {
                     guard length >= MemoryLayout<nlmsghdr>.size, offset + length <= count else { done = true; return }
                     if header.nlmsg_seq == seq {
                         if header.nlmsg_type == UInt16(NLMSG_DONE) {
+                            // A failed dump reports its error in NLMSG_DONE's payload.
+                            if length >= MemoryLayout<nlmsghdr>.size + 4 {
+                                let code = raw.loadUnaligned(fromByteOffset: offset + MemoryLayout<nlmsghdr>.size, as: Int32.self)
+                                if code < 0 { failure = Errno(-code) }
+                            }
                             done = true
                         } else if header.nlmsg_type == UInt16(NLMSG_ERROR) {
                             let code = raw.loadUnaligned(fromByteOffset: offset + MemoryLayout<nlmsghdr>.size, as: Int32.self)

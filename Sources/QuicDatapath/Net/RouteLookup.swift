@@ -57,8 +57,9 @@ public struct RoutingTable: ~Copyable {
     public mutating func neighbour(_ address: IPAddress, interfaceIndex: UInt32) throws(DatapathError) -> MACAddress? {
         var header = ndmsg()
         header.ndm_family = UInt8(address.isIPv4 ? AF_INET : AF_INET6)
-        header.ndm_ifindex = Int32(interfaceIndex)
-        let builder = NetlinkMessageBuilder(header: header)
+        // Strict dump checking wants the filter as NDA_IFINDEX, not in the header.
+        var builder = NetlinkMessageBuilder(header: header)
+        builder.attribute(UInt16(NDA_IFINDEX), value: interfaceIndex)
         var result: MACAddress?
         let usable = UInt16(NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE | NUD_PERMANENT | NUD_NOARP)
         do throws(Errno) {

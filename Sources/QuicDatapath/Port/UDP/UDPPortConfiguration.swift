@@ -1,0 +1,15 @@
+/// Sizes and switches for a UDP-socket port.
+public struct UDPPortConfiguration: Sendable {
+    /// Messages per recvmmsg/sendmmsg call.
+    public var batchSize = 32
+    /// Largest datagram payload handed to a handler's `reserve()` (1472 = 1500 MTU − IPv4 − UDP).
+    public var maxPayloadSize = 1472
+    /// Ask for UDP_GRO (coalesced receive) if the kernel supports it.
+    public var useGRO = true
+    /// Coalesce equal-sized sends into UDP_SEGMENT (GSO) if the kernel supports it.
+    public var useGSO = true
+    /// GSO segments per send (UDP_MAX_SEGMENTS is 64 on older kernels).
+    public var maxSegments = 64
+
+    public init() {}
+}
