@@ -40,6 +40,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xsks SEC(".maps");
 
+/* Who bound each queue's socket; never read by the program (see quicxdp.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, QUICXDP_MAX_QUEUES);
+	__type(key, __u32);
+	__type(value, struct quicxdp_xsk_owner);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xsk_owners SEC(".maps");
+
 /* UDP destination ports (host byte order) whose packets are QUIC. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

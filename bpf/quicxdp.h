@@ -18,6 +18,14 @@ struct quicxdp_config {
 	__u32 flags; /* reserved, 0 */
 };
 
+/* xsk_owners[queue]: written by the user-space port that bound the queue's AF_XDP socket
+ * (the XSKMAP cannot be read from user space), cleared when it closes; for `quicxdp status`. */
+struct quicxdp_xsk_owner {
+	__u32 pid;
+	__u32 flags; /* QUICXDP_OWNER_ZEROCOPY */
+};
+#define QUICXDP_OWNER_ZEROCOPY 1u
+
 /* stats[0], per CPU. Every packet counts in rx_packets and in exactly one verdict counter. */
 struct quicxdp_stats {
 	__u64 rx_packets;

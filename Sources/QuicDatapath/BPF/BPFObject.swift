@@ -8,7 +8,7 @@ import Glibc
 public struct BPFObject: ~Copyable {
     public static let programName = "quicxdp"
     public static let baselineProgramName = "quicxdp_baseline"
-    public static let mapNames = ["xsks", "ports", "config", "stats"]
+    public static let mapNames = ["xsks", "ports", "config", "stats", "xsk_owners"]
 
     let object: OpaquePointer
 

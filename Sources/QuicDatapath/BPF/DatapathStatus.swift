@@ -17,15 +17,23 @@ public struct DatapathStatus: Sendable, Codable {
         let attached = try XDPLoader.attachment(interface: interface)
         var ports: [UInt16] = []
         var minimum: UInt32?
+        var sockets = AFXDPSocketInfo.list(interfaceIndex: info.index)
         if let maps = try? XDPMaps(pinnedFor: interface) {
             ports = (try? maps.readPorts()) ?? []
             minimum = maps.readMinimumInitialSize()
+            // Without sock_diag for AF_XDP (CONFIG_XDP_SOCKETS_DIAG), use what the ports recorded.
+            if sockets.isEmpty {
+                sockets = maps.readOwners(queues: info.rxQueues).map { owner in
+                    AFXDPSocketInfo(inode: 0, queue: owner.queue, zeroCopy: owner.zeroCopy, pid: owner.pid,
+                                    processAlive: BPFObjectLocator.exists("/proc/\(owner.pid)"))
+                }
+            }
         }
         let directory = XDPPins.directory(for: interface)
         let pins = XDPPins.names.map { directory + "/" + $0 }.filter { BPFObjectLocator.exists($0) }
         return DatapathStatus(interface: interface, attached: attached, ports: ports, minimumInitialSize: minimum,
                               pins: pins, rxQueues: info.rxQueues, txQueues: info.txQueues,
-                              sockets: AFXDPSocketInfo.list(interfaceIndex: info.index),
+                              sockets: sockets,
                               offloads: try OffloadTable.discover(interface: interface))
     }
 
@@ -44,7 +52,14 @@ public struct DatapathStatus: Sendable, Codable {
             lines.append("  AF_XDP sockets none bound (QUIC packets go to the kernel stack)")
         } else {
             for socket in sockets {
-                lines.append("  AF_XDP socket  queue \(socket.queue), inode \(socket.inode)\(socket.zeroCopy ? ", zero-copy" : ", copy mode")")
+                var line = "  AF_XDP socket  queue \(socket.queue)"
+                if socket.inode != 0 { line += ", inode \(socket.inode)" }
+                if let pid = socket.pid {
+                    line += socket.processAlive == false
+                        ? ", process \(pid) is gone (its socket closed; traffic goes to the kernel)" : ", process \(pid)"
+                }
+                line += socket.zeroCopy ? ", zero-copy" : ", copy mode"
+                lines.append(line)
             }
         }
         lines.append("  offloads")

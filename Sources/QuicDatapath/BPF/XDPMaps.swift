@@ -9,14 +9,16 @@ public struct XDPMaps: ~Copyable {
     public let ports: Int32
     public let config: Int32
     public let stats: Int32
+    public let owners: Int32
     private let owned: Bool
 
     /// Borrows the object's descriptors (valid while the object lives).
     public init(object: borrowing BPFObject) throws(DatapathError) {
         guard let xsks = object.mapDescriptor("xsks"), let ports = object.mapDescriptor("ports"),
-              let config = object.mapDescriptor("config"), let stats = object.mapDescriptor("stats")
+              let config = object.mapDescriptor("config"), let stats = object.mapDescriptor("stats"),
+              let owners = object.mapDescriptor("xsk_owners")
         else { throw DatapathError(.mapAccess, "the BPF object lacks the quicxdp maps; rebuild with `make bpf`") }
-        self.xsks = xsks; self.ports = ports; self.config = config; self.stats = stats
+        self.xsks = xsks; self.ports = ports; self.config = config; self.stats = stats; self.owners = owners
         owned = false
     }
 
@@ -37,12 +39,12 @@ public struct XDPMaps: ~Copyable {
             }
             fds.append(fd)
         }
-        xsks = fds[0]; ports = fds[1]; config = fds[2]; stats = fds[3]
+        xsks = fds[0]; ports = fds[1]; config = fds[2]; stats = fds[3]; owners = fds[4]
         owned = true
     }
 
     deinit {
-        if owned { close(xsks); close(ports); close(config); close(stats) }
+        if owned { close(xsks); close(ports); close(config); close(stats); close(owners) }
     }
 
     /// Replaces the set of QUIC ports.
@@ -120,6 +122,27 @@ public struct XDPMaps: ~Copyable {
     public func unbindSocket(queue: UInt32) {
         var key = queue
         _ = bpf_map_delete_elem(xsks, &key)
+        setOwner(queue: queue, pid: 0, zeroCopy: false)
+    }
+
+    /// Records which process bound `queue` (see `struct quicxdp_xsk_owner`).
+    public func setOwner(queue: UInt32, pid: Int32, zeroCopy: Bool) {
+        var key = queue
+        var value: (UInt32, UInt32) = (UInt32(bitPattern: pid), zeroCopy ? 1 : 0)
+        _ = bpf_map_update_elem(owners, &key, &value, UInt64(BPF_ANY))
+    }
+
+    /// Queues with a recorded owner: (queue, pid, zero-copy).
+    public func readOwners(queues: UInt32) -> [(queue: UInt32, pid: Int32, zeroCopy: Bool)] {
+        var result: [(UInt32, Int32, Bool)] = []
+        for queue in 0..<min(queues, 64) {
+            var key = queue
+            var value: (UInt32, UInt32) = (0, 0)
+            if bpf_map_lookup_elem(owners, &key, &value) == 0, value.0 != 0 {
+                result.append((queue, Int32(bitPattern: value.0), value.1 & 1 != 0))
+            }
+        }
+        return result
     }
 }
 

@@ -7,6 +7,9 @@ public struct AFXDPSocketInfo: Sendable, Codable {
     public var inode: UInt32
     public var queue: UInt32
     public var zeroCopy: Bool
+    /// From the pinned xsk_owners map when sock_diag is unavailable.
+    public var pid: Int32?
+    public var processAlive: Bool?
 
     public static func list(interfaceIndex: UInt32) -> [AFXDPSocketInfo] {
         guard var socket = try? NetlinkSocket(protocol: NETLINK_SOCK_DIAG) else { return [] }
@@ -18,7 +21,7 @@ public struct AFXDPSocketInfo: Sendable, Codable {
                             payload: NetlinkMessageBuilder(header: request)) { message in
             guard message.payload.count >= MemoryLayout<xdp_diag_msg>.size else { return }
             let header = message.payload.loadUnaligned(as: xdp_diag_msg.self)
-            var entry = AFXDPSocketInfo(inode: header.xdiag_ino, queue: 0, zeroCopy: false)
+            var entry = AFXDPSocketInfo(inode: header.xdiag_ino, queue: 0, zeroCopy: false, pid: nil, processAlive: nil)
             var ifindex: UInt32 = 0
             for (type, value) in message.attributes(after: MemoryLayout<xdp_diag_msg>.size) {
                 if type == UInt16(XDP_DIAG_INFO), value.count >= MemoryLayout<xdp_diag_info>.size {

@@ -105,6 +105,7 @@ public struct AFXDPPort: ~Copyable {
         let fd = xsk_socket__fd(socket)
         do throws(DatapathError) {
             try maps.bindSocket(fd, queue: queue)
+            maps.setOwner(queue: queue, pid: getpid(), zeroCopy: zeroCopy)
         } catch {
             xsk_socket__delete(socket)
             xsk_umem__delete(umem)
