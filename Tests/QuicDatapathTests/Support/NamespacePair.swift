@@ -92,7 +92,7 @@ final class BackgroundThread<T>: @unchecked Sendable {
     let box = ResultBox<T>()
     let thread: WorkerThread
 
-    init(namespace path: String, _ body: @escaping () throws -> T) throws {
+    init(namespace path: String?, _ body: @escaping () throws -> T) throws {
         let box = self.box
         nonisolated(unsafe) let work = body
         thread = try WorkerThread(networkNamespace: path) { box.result = Result { try work() } }

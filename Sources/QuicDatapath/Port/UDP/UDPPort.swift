@@ -27,6 +27,7 @@ public struct UDPPort: ~Copyable {
 
     // Transmit: lives on the heap so the queue lent to the handler can point at it.
     let sender: UnsafeMutablePointer<UDPSender>
+    let receiveStatistics: UnsafeMutablePointer<(calls: UInt64, buffers: UInt64, coalesced: UInt64)>
 
     /// Binds a UDP socket. `address` nil binds `[::]` dual-stack; an IPv4 address binds an
     /// AF_INET socket, an IPv6 one a v6-only socket.
@@ -87,6 +88,8 @@ public struct UDPPort: ~Copyable {
         receiveNames = .allocate(capacity: batch)
         receiveControl = .allocate(byteCount: Self.controlSize * batch, alignment: 8)
         receiveSlots = .allocate(capacity: batch * (groEnabled ? 64 : 1))
+        receiveStatistics = .allocate(capacity: 1)
+        receiveStatistics.initialize(to: (0, 0, 0))
         sender = .allocate(capacity: 1)
         sender.initialize(to: UDPSender(configuration: configuration, dualStack: dualStack, gso: gsoEnabled))
     }
@@ -98,11 +101,30 @@ public struct UDPPort: ~Copyable {
         receiveNames.deallocate()
         receiveControl.deallocate()
         receiveSlots.deallocate()
+        receiveStatistics.deallocate()
         sender.pointee.free()
         sender.deinitialize(count: 1).deallocate()
     }
 
     public var descriptor: Int32 { socket.rawValue }
+
+    /// Counters for tests and benchmarks.
+    public struct Counters: Sendable {
+        public var sentMessages: UInt64
+        public var sentDatagrams: UInt64
+        public var droppedDatagrams: UInt64
+        public var receiveCalls: UInt64
+        public var receivedBuffers: UInt64
+        /// Buffers that arrived GRO-coalesced (more than one datagram).
+        public var coalescedBuffers: UInt64
+    }
+
+    public var counters: Counters {
+        Counters(sentMessages: sender.pointee.totalMessages, sentDatagrams: sender.pointee.totalDatagrams,
+                 droppedDatagrams: UInt64(sender.pointee.droppedMessages),
+                 receiveCalls: receiveStatistics.pointee.calls, receivedBuffers: receiveStatistics.pointee.buffers,
+                 coalescedBuffers: receiveStatistics.pointee.coalesced)
+    }
 }
 
 extension UDPPort: Port {
@@ -126,6 +148,8 @@ extension UDPPort: Port {
             throw DatapathError(.socketFailed, "recvmmsg failed on UDP port \(localPort)", errno: error)
         }
         guard case .done(let count) = result, count > 0 else { return 0 }
+        receiveStatistics.pointee.calls &+= 1
+        receiveStatistics.pointee.buffers &+= UInt64(count)
         var used = 0
         for i in 0..<Int(count) {
             var header = receiveMessages[i].msg_hdr
@@ -154,6 +178,7 @@ extension UDPPort: Port {
             let total = Int(receiveMessages[i].msg_len)
             let base = receiveArena + i * receiveBufferSize
             let step = segmentSize > 0 ? segmentSize : max(total, 1)
+            if segmentSize > 0 && total > segmentSize { receiveStatistics.pointee.coalesced &+= 1 }
             var offset = 0
             // A GRO buffer holds equal-sized datagrams, the last possibly shorter (udp(7)).
             repeat {

@@ -21,6 +21,10 @@ struct UDPSender {
     var messageCount = 0
     var sentMessages = 0
     var droppedMessages = 0
+    /// Totals since the port opened: sendmmsg messages and the datagrams in them (GSO packs
+    /// several datagrams into one message).
+    var totalMessages: UInt64 = 0
+    var totalDatagrams: UInt64 = 0
     var writeOffset = 0
     /// The kernel refused part of the last batch (EAGAIN); nothing new until it is sent.
     var awaitingKernel = false
@@ -104,6 +108,8 @@ struct UDPSender {
         runOpen = false
         let i = messageCount
         messageCount += 1
+        totalMessages &+= 1
+        totalDatagrams &+= UInt64(runSegments)
         iovs[i] = iovec(iov_base: arena + runStart, iov_len: runBytes)
         let nameLength = runDestination.write(sockaddrTo: UnsafeMutableRawPointer(names + i), dualStack: dualStack)
         let controlBase = control + i * Self.controlSize
