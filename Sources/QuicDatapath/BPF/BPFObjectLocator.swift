@@ -13,8 +13,12 @@ public enum BPFObjectLocator {
     public static let fileName = "quicxdp.bpf.o"
     public static let environmentVariable = "QUICXDP_BPF_OBJECT"
 
-    public static func locate() throws(DatapathError) -> String {
-        if let override = getenv(environmentVariable).map({ String(cString: $0) }), !override.isEmpty {
+    /// `override` stands for the environment variable (tests pass it instead of setenv, which
+    /// would race with other threads).
+    public static func locate(
+        override: String? = getenv(environmentVariable).map { String(cString: $0) }
+    ) throws(DatapathError) -> String {
+        if let override, !override.isEmpty {
             guard isFile(override) else {
                 throw DatapathError(.bpfObjectMissing,
                     "\(environmentVariable)=\(override) does not name a file; build it with `make bpf` or unset the variable")
