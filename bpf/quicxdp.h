@@ -6,7 +6,6 @@
 #include <linux/types.h>
 
 #define QUICXDP_MAX_QUEUES 64
-#define QUICXDP_MAX_PORTS 64
 #define QUIC_VERSION_1 0x00000001u /* RFC 9000 §15 */
 #define QUIC_VERSION_2 0x6b3343cfu /* RFC 9369 §3.1 */
 
@@ -26,11 +25,12 @@ struct quicxdp_xsk_owner {
 };
 #define QUICXDP_OWNER_ZEROCOPY 1u
 
-/* stats[0], per CPU. Every packet counts in rx_packets and in exactly one verdict counter. */
+/* stats[0], per CPU. Every packet counts in rx_packets and in exactly one verdict counter;
+ * QUIC packets = redirected + passed_no_socket + dropped_* (no separate counter: each one costs
+ * a write on the per-packet path). */
 struct quicxdp_stats {
 	__u64 rx_packets;
 	__u64 rx_bytes;
-	__u64 quic_packets;          /* well-formed UDP to a QUIC port */
 	__u64 redirected;            /* handed to the AF_XDP socket of the queue */
 	__u64 passed_no_socket;      /* QUIC, but no socket bound on this queue: to the kernel */
 	__u64 passed_not_quic;       /* not UDP, or UDP to another port */

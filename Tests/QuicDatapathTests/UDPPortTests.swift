@@ -29,13 +29,13 @@ struct RecordingHandler: DatagramHandler, ~Copyable {
 }
 
 /// Drives one engine turn at a time on the calling thread (deterministic for assertions).
-func turn<P: Port & ~Copyable, H: DatagramHandler & ~Copyable>(_ port: inout P, _ handler: inout H) throws {
+func turn<P: DatapathPort & ~Copyable, H: DatagramHandler & ~Copyable>(_ port: inout P, _ handler: inout H) throws {
     var statistics = EngineStatistics()
     _ = try PollEngine.turn(port: &port, handler: &handler, now: .now(), configuration: .init(), statistics: &statistics)
 }
 
 /// Turns until `condition` or two seconds pass.
-func turn<P: Port & ~Copyable, H: DatagramHandler & ~Copyable>(
+func turn<P: DatapathPort & ~Copyable, H: DatagramHandler & ~Copyable>(
     _ port: inout P, _ handler: inout H, until condition: (borrowing H) -> Bool
 ) throws {
     let deadline = MonotonicTime.now().adding(nanoseconds: 2_000_000_000)

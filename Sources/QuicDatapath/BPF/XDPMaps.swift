@@ -47,35 +47,45 @@ public struct XDPMaps: ~Copyable {
         if owned { close(xsks); close(ports); close(config); close(stats); close(owners) }
     }
 
-    /// Replaces the set of QUIC ports.
+    /// Replaces the set of QUIC ports (`ports[port] = 1`).
     public func setPorts(_ newPorts: [UInt16]) throws(DatapathError) {
         for port in try readPorts() where !newPorts.contains(port) {
-            var key = port
-            _ = bpf_map_delete_elem(ports, &key)
+            try writePort(port, 0)
         }
-        for port in newPorts {
-            var key = port
-            var value: UInt8 = 1
-            if bpf_map_update_elem(ports, &key, &value, UInt64(BPF_ANY)) != 0 {
-                throw DatapathError(.mapAccess,
-                    "cannot add port \(port): the ports map holds at most 64 entries; list fewer ports", errno: .current)
-            }
+        for port in newPorts { try writePort(port, 1) }
+    }
+
+    private func writePort(_ port: UInt16, _ value: UInt8) throws(DatapathError) {
+        var key = UInt32(port)
+        var value = value
+        if bpf_map_update_elem(ports, &key, &value, UInt64(BPF_ANY)) != 0 {
+            throw DatapathError(.mapAccess, "cannot write port \(port) into the ports map", errno: .current)
         }
     }
 
+    /// The configured ports, read with one batch lookup over the 65536-entry array.
     public func readPorts() throws(DatapathError) -> [UInt16] {
+        let count = 65536
+        let keys = UnsafeMutablePointer<UInt32>.allocate(capacity: count)
+        let values = UnsafeMutablePointer<UInt8>.allocate(capacity: count)
+        defer { keys.deallocate(); values.deallocate() }
         var result: [UInt16] = []
-        var key: UInt16 = 0
-        var next: UInt16 = 0
-        var first = true
-        while true {
-            let status = first ? bpf_map_get_next_key(ports, nil, &next) : bpf_map_get_next_key(ports, &key, &next)
-            if status != 0 { break }
-            result.append(next)
-            key = next
-            first = false
+        var batch = UInt32(0)
+        var fetched = UInt32(count)
+        var options = bpf_map_batch_opts()
+        options.sz = MemoryLayout<bpf_map_batch_opts>.size
+        let status = bpf_map_lookup_batch(ports, nil, &batch, keys, values, &fetched, &options)
+        if status == 0 || errno == ENOENT {
+            for index in 0..<Int(fetched) where values[index] != 0 { result.append(UInt16(truncatingIfNeeded: keys[index])) }
+            return result.sorted()
         }
-        return result.sorted()
+        // Kernels without batch lookups: one lookup per port.
+        for port in 0..<count {
+            var key = UInt32(port)
+            var value: UInt8 = 0
+            if bpf_map_lookup_elem(ports, &key, &value) == 0, value != 0 { result.append(UInt16(port)) }
+        }
+        return result
     }
 
     /// Sets `config.min_initial_size` (1200 for a server, 0 to accept small Initials).

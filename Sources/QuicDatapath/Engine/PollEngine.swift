@@ -20,7 +20,7 @@ public enum PollEngine {
     }
 
     /// Runs until `control.requestStop()`. Errors from the port end the loop and are thrown.
-    public static func run<P: Port & ~Copyable, H: DatagramHandler & ~Copyable>(
+    public static func run<P: DatapathPort & ~Copyable, H: DatagramHandler & ~Copyable>(
         port: inout P, handler: inout H, control: EngineControl,
         configuration: Configuration = Configuration()
     ) throws(DatapathError) -> EngineStatistics {
@@ -43,7 +43,7 @@ public enum PollEngine {
 
     /// One turn; returns whether anything happened.
     @inlinable
-    public static func turn<P: Port & ~Copyable, H: DatagramHandler & ~Copyable>(
+    public static func turn<P: DatapathPort & ~Copyable, H: DatagramHandler & ~Copyable>(
         port: inout P, handler: inout H, now: MonotonicTime,
         configuration: Configuration, statistics: inout EngineStatistics
     ) throws(DatapathError) -> Bool {
@@ -70,7 +70,7 @@ public enum PollEngine {
         return didWork
     }
 
-    static func sleep<P: Port & ~Copyable, H: DatagramHandler & ~Copyable>(
+    static func sleep<P: DatapathPort & ~Copyable, H: DatagramHandler & ~Copyable>(
         port: borrowing P, handler: borrowing H, now: MonotonicTime, control: EngineControl,
         configuration: Configuration
     ) {

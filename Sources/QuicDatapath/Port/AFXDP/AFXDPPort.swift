@@ -169,7 +169,7 @@ public struct AFXDPPort: ~Copyable {
     func chunkBase(_ address: UInt64) -> UInt64 { address & ~UInt64(configuration.frameSize - 1) }
 }
 
-extension AFXDPPort: Port {
+extension AFXDPPort: DatapathPort {
     public typealias Queue = AFXDPTransmitQueue
 
     public mutating func receive(_ body: (ReceivedBatch) -> Void) throws(DatapathError) -> Int {

@@ -127,7 +127,7 @@ public struct UDPPort: ~Copyable {
     }
 }
 
-extension UDPPort: Port {
+extension UDPPort: DatapathPort {
     public typealias Queue = UDPTransmitQueue
 
     public mutating func receive(_ body: (ReceivedBatch) -> Void) throws(DatapathError) -> Int {

@@ -1,10 +1,10 @@
-/// A datapath port: one receive queue and its transmit path (an AF_XDP socket on a NIC queue,
+/// A datapath port (named so as not to clash with Foundation.Port): one receive queue and its transmit path (an AF_XDP socket on a NIC queue,
 /// or a UDP socket). The engine is generic over it, so nothing on the path goes through an
 /// existential.
 ///
 /// Ownership: a port owns its sockets and memory and releases them in `deinit` on every exit
 /// path. It is not thread safe: one worker thread drives it.
-public protocol Port: ~Copyable {
+public protocol DatapathPort: ~Copyable {
     associatedtype Queue: TransmitQueue
 
     /// Receives up to one batch without blocking and lends it to `body`. The datagrams are in
