@@ -19,6 +19,9 @@ struct EchoCommand: ParsableCommand {
     @Option(name: .long, help: "NIC queue for the AF_XDP socket.")
     var queue: UInt32 = 0
 
+    @Flag(name: .long, help: "One pinned worker per receive queue of --dev (AF_XDP).")
+    var allQueues = false
+
     @Flag(name: .long, help: "Use the UDP-socket port instead of AF_XDP.")
     var udp = false
 
@@ -32,6 +35,7 @@ struct EchoCommand: ParsableCommand {
         sigaddset(&signals, SIGINT)
         sigaddset(&signals, SIGTERM)
         pthread_sigmask(SIG_BLOCK, &signals, nil)
+        if allQueues, let dev, !udp { return try runAllQueues(dev) }
 
         let control = EngineControl()
         let failure = FailureBox()
@@ -76,6 +80,37 @@ struct EchoCommand: ParsableCommand {
         _ = waiter
         try reporting { () throws(DatapathError) in try worker.join() }
         if let message = failure.message { throw ValidationErrorMessage(message) }
+    }
+}
+
+extension EchoCommand {
+    /// One engine per queue, each on its own pinned thread; stops on SIGINT/SIGTERM.
+    func runAllQueues(_ dev: String) throws {
+        let info = try reporting { () throws(DatapathError) in try InterfaceInfo.query(dev) }
+        let port = self.port
+        let queues = Array(0..<info.rxQueues)
+        let workers = try reporting { () throws(DatapathError) in
+            try QueueWorkers(queues: queues) { queue, control in
+                do throws(DatapathError) {
+                    var handler = EchoHandler()
+                    var xdpPort = try AFXDPPort(interface: dev, queue: queue, defaultSourcePort: port)
+                    print("ready: echo on \(dev) queue \(queue) port \(port)")
+                    fflush(nil)
+                    let statistics = try PollEngine.run(port: &xdpPort, handler: &handler, control: control)
+                    print("stopped queue \(queue): \(statistics.received) received, \(statistics.transmitted) sent")
+                } catch {
+                    print("error on queue \(queue): \(error.description)")
+                }
+                fflush(nil)
+            }
+        }
+        var signal: Int32 = 0
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        sigwait(&set, &signal)
+        try reporting { () throws(DatapathError) in try workers.stop() }
     }
 }
 

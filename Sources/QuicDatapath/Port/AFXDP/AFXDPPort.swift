@@ -32,6 +32,8 @@ public struct AFXDPPort: ~Copyable {
     /// Heap cells at fixed addresses so the transmit queue lent to the handler can point at them.
     let freeTransmitFrames: UnsafeMutablePointer<FrameStack>
     let neighbours: UnsafeMutablePointer<NeighbourCache>
+    /// Received frames waiting to go back into the fill ring.
+    let pendingFill: UnsafeMutablePointer<FrameStack>
     /// UDP source port when a handler commits without a source address.
     public let defaultSourcePort: UInt16
     let receiveSlots: UnsafeMutableBufferPointer<ReceivedDatagram>
@@ -63,8 +65,13 @@ public struct AFXDPPort: ~Copyable {
         tx.initialize(to: xsk_ring_prod())
         func freeRings() { fill.deallocate(); completion.deallocate(); rx.deallocate(); tx.deallocate() }
 
+        // The fill ring is twice the receive frame set: in copy mode the kernel publishes its
+        // fill-ring consumer index lazily, so frames it already took may still count as
+        // occupied; with the slack, recycling a received batch always finds room.
+        var fillSize: UInt32 = 1
+        while fillSize < UInt32(configuration.frameCount / 2) * 2 { fillSize <<= 1 }
         var umemConfig = xsk_umem_config(
-            fill_size: configuration.ringSize, comp_size: configuration.ringSize,
+            fill_size: fillSize, comp_size: configuration.ringSize,
             frame_size: UInt32(configuration.frameSize), frame_headroom: 0, flags: 0)
         var umem: OpaquePointer?
         let umemStatus = xsk_umem__create(&umem, region.base, UInt64(region.byteCount), fill, completion, &umemConfig)
@@ -136,6 +143,8 @@ public struct AFXDPPort: ~Copyable {
         freeTransmitFrames.initialize(to: stack)
         neighbours = .allocate(capacity: 1)
         neighbours.initialize(to: NeighbourCache(interfaceIndex: info.index))
+        pendingFill = .allocate(capacity: 1)
+        pendingFill.initialize(to: FrameStack(capacity: receiveFrames))
         receiveSlots = .allocate(capacity: configuration.batchSize)
         receiveAddresses = .allocate(capacity: configuration.batchSize)
         payloadLimit = min(Int(info.mtu) - EthernetFrame.ipv6HeaderSize - EthernetFrame.udpHeaderSize,
@@ -159,6 +168,7 @@ public struct AFXDPPort: ~Copyable {
         receiveAddresses.deallocate()
         freeTransmitFrames.deinitialize(count: 1).deallocate()
         neighbours.deinitialize(count: 1).deallocate()
+        pendingFill.deinitialize(count: 1).deallocate()
     }
 
     /// Forgets cached next hops (after a routing or neighbour change).
@@ -194,14 +204,8 @@ extension AFXDPPort: DatapathPort {
         }
         xsk_ring_cons__release(rx, UInt32(count))
         if used > 0 { body(ReceivedBatch(storage: receiveSlots, count: used)) }
-        // Recycle: the fill ring is as large as the receive frame set, so this always fits.
-        var fillIndex: UInt32 = 0
-        let reserved = xsk_ring_prod__reserve(fill, UInt32(count), &fillIndex)
-        precondition(reserved == UInt32(count), "fill ring smaller than the receive frame set")
-        for i in 0..<count {
-            xsk_ring_prod__fill_addr(fill, fillIndex &+ UInt32(i))!.pointee = receiveAddresses[i]
-        }
-        xsk_ring_prod__submit(fill, UInt32(count))
+        for i in 0..<count { pendingFill.pointee.push(receiveAddresses[i]) }
+        refill()
         return used
     }
 
@@ -220,6 +224,7 @@ extension AFXDPPort: DatapathPort {
     }
 
     public mutating func service() throws(DatapathError) {
+        if pendingFill.pointee.count > 0 { refill() }
         reclaimCompletions()
         if outstandingTransmits > 0 { kick() }
     }
@@ -237,6 +242,25 @@ extension AFXDPPort: DatapathPort {
             // turn kicks again, so the result is deliberately not checked.
             _ = sendto(socketFD, nil, 0, Int32(MSG_DONTWAIT), nil, 0)
         }
+    }
+
+    /// Gives received frames back to the kernel through the fill ring; whatever does not fit
+    /// (the kernel has not published its consumer index yet) waits for the next turn.
+    @inline(__always)
+    mutating func refill() {
+        let waiting = UInt32(pendingFill.pointee.count)
+        var index: UInt32 = 0
+        var reserved = xsk_ring_prod__reserve(fill, waiting, &index)
+        if reserved == 0 {
+            // Reserve is all or nothing: take what is free.
+            let free = xsk_prod_nb_free(fill, waiting)
+            if free > 0 { reserved = xsk_ring_prod__reserve(fill, min(free, waiting), &index) }
+        }
+        guard reserved > 0 else { return }
+        for i in 0..<reserved {
+            xsk_ring_prod__fill_addr(fill, index &+ i)!.pointee = pendingFill.pointee.pop()!
+        }
+        xsk_ring_prod__submit(fill, reserved)
     }
 
     @inline(__always)
