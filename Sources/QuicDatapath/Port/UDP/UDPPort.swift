@@ -43,6 +43,11 @@ public struct UDPPort: ~Copyable {
             _ = UDPSocketOptions.set(raw, Int32(IPPROTO_IPV6), IPV6_RECVPKTINFO, 1)
             _ = UDPSocketOptions.set(raw, Int32(IPPROTO_IPV6), IPV6_RECVTCLASS, 1)
         }
+        for (force, plain) in [(SO_RCVBUFFORCE, SO_RCVBUF), (SO_SNDBUFFORCE, SO_SNDBUF)] {
+            if !UDPSocketOptions.set(raw, SOL_SOCKET, force, configuration.socketBufferBytes) {
+                _ = UDPSocketOptions.set(raw, SOL_SOCKET, plain, configuration.socketBufferBytes)
+            }
+        }
         if family == AF_INET || dualStack {
             _ = UDPSocketOptions.set(raw, Int32(IPPROTO_IP), IP_PKTINFO, 1)
             _ = UDPSocketOptions.set(raw, Int32(IPPROTO_IP), IP_RECVTOS, 1)

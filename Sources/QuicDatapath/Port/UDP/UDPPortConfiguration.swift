@@ -10,6 +10,9 @@ public struct UDPPortConfiguration: Sendable {
     public var useGSO = true
     /// GSO segments per send (UDP_MAX_SEGMENTS is 64 on older kernels).
     public var maxSegments = 64
+    /// Socket buffer sizes asked for (SO_RCVBUFFORCE/SO_SNDBUFFORCE as root, else capped by
+    /// net.core.rmem_max/wmem_max); a burst that overflows the receive buffer is lost.
+    public var socketBufferBytes: Int32 = 4 << 20
 
     public init() {}
 }
