@@ -112,7 +112,8 @@ func benchmarkSockets() throws {
     let pathA = "/var/run/netns/" + nsA, pathB = "/var/run/netns/" + nsB
     defer {
         sh(["ip", "netns", "del", nsA]); sh(["ip", "netns", "del", nsB])
-        sh(["rm", "-rf", XDPPins.directory(for: ifA)])
+        sh(["rm", "-rf", XDPPins.directory(for: ifA), XDPPins.directory(for: ifB)])
+        sh(["rmdir", XDPPins.root]) // only if no other interface is loaded
     }
     sh(["ip", "netns", "add", nsA]); sh(["ip", "netns", "add", nsB])
     sh(["ip", "link", "add", ifA, "numrxqueues", "1", "numtxqueues", "1", "type", "veth", "peer", "name", ifB, "numrxqueues", "1", "numtxqueues", "1"])

@@ -53,6 +53,7 @@ final class NamespacePair: @unchecked Sendable {
         _ = try? run(["ip", "netns", "del", namespaceB])
         _ = try? run(["ip", "link", "del", interfaceA]) // if it never moved
         _ = try? run(["rm", "-rf", XDPPins.directory(for: interfaceA)])
+        _ = try? run(["rmdir", XDPPins.root]) // fails harmlessly while other tests hold pins
     }
 
     /// Runs `body` on a thread inside namespace A (or B) and returns its result.
