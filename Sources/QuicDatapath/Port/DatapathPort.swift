@@ -1,5 +1,5 @@
-/// A datapath port (named so as not to clash with Foundation.Port): one receive queue and its transmit path (an AF_XDP socket on a NIC queue,
-/// or a UDP socket). The engine is generic over it, so nothing on the path goes through an
+/// A datapath port (not `Port`, which clashes with Foundation.Port): one receive queue and its
+/// transmit path (an AF_XDP socket on a NIC queue, or a UDP socket). The engine is generic over it, so nothing on the path goes through an
 /// existential.
 ///
 /// Ownership: a port owns its sockets and memory and releases them in `deinit` on every exit
