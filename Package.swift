@@ -10,6 +10,12 @@ let package = Package(
         .library(name: "QuicWire", targets: ["QuicWire"]),
         .library(name: "QuicCrypto", targets: ["QuicCrypto"]),
         .library(name: "QuicTLS", targets: ["QuicTLS"]),
+        .library(name: "QuicCore", targets: ["QuicCore"]),
+        .library(name: "QuicDatapath", targets: ["QuicDatapath"]),
+        .executable(name: "quicxdp", targets: ["QuicXDPTool"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
         // System libraries, found through pkg-config (Debian: libssl-dev, libxdp-dev, libbpf-dev).
@@ -31,8 +37,22 @@ let package = Package(
         .target(name: "QuicTLS", dependencies: ["QuicCrypto", "QuicWire"]),
         .target(name: "QuicCore", dependencies: ["QuicWire", "QuicCrypto", "QuicTLS"]),
 
+        // XDP program loading, pinned maps, AF_XDP and UDP ports, offloads, the poll-mode engine.
+        .target(name: "QuicDatapath", dependencies: ["QuicWire", "CLibXDP", "CQuicShim"]),
+        // The operator's tool; the binary is `quicxdp` (target name avoids clashing with the
+        // future QuicXDP embedding module on case-insensitive file systems).
+        .executableTarget(
+            name: "QuicXDPTool",
+            dependencies: [
+                "QuicDatapath",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/quicxdp"
+        ),
+
         .testTarget(name: "QuicWireTests", dependencies: ["QuicWire"]),
         .testTarget(name: "QuicCoreTests", dependencies: ["QuicCore", "QuicWire", "QuicCrypto", "QuicTLS"]),
+        .testTarget(name: "QuicDatapathTests", dependencies: ["QuicDatapath", "CLibXDP", "CQuicShim"]),
         .testTarget(
             name: "QuicCryptoTests",
             dependencies: ["QuicCrypto", "QuicWire"],
@@ -59,6 +79,11 @@ let package = Package(
             name: "TLSBench",
             dependencies: ["QuicTLS", "QuicCrypto", "QuicWire"],
             path: "Benchmarks/TLSBench"
+        ),
+        .executableTarget(
+            name: "DatapathBench",
+            dependencies: ["QuicDatapath", "CLibXDP", "CQuicShim"],
+            path: "Benchmarks/DatapathBench"
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -4,7 +4,7 @@
 set -eu
 
 packages="libbpf-dev libxdp-dev libelf-dev zlib1g-dev libssl-dev openssl clang llvm bpftool xdp-tools \
-iproute2 ethtool pkg-config tshark python3 python3-pip python3-venv procps psmisc $*"
+iproute2 iputils-ping ethtool pkg-config tshark python3 python3-pip python3-venv procps psmisc $*"
 
 missing=""
 for package in $packages; do

@@ -29,6 +29,13 @@ int quic_sendmmsg(int fd, struct quic_mmsghdr *msgs, unsigned int vlen, int flag
 
 int quic_setns_net(int fd) { return setns(fd, CLONE_NEWNET); }
 
+int quic_pin_current_thread(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return sched_setaffinity(0, sizeof(set), &set);
+}
+
 struct cmsghdr *quic_cmsg_firsthdr(struct msghdr *msg) { return CMSG_FIRSTHDR(msg); }
 struct cmsghdr *quic_cmsg_nxthdr(struct msghdr *msg, struct cmsghdr *cmsg) { return CMSG_NXTHDR(msg, cmsg); }
 unsigned char *quic_cmsg_data(struct cmsghdr *cmsg) { return CMSG_DATA(cmsg); }

@@ -5,6 +5,24 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/vfs.h>
+#include <sys/eventfd.h>
+#include <sys/mount.h>
+#include <sys/ioctl.h>
+#include <net/if.h>
+#include <linux/if_link.h>
+#include <linux/if_xdp.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/neighbour.h>
+#include <linux/genetlink.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+#include <linux/net_tstamp.h>
+#include <linux/udp.h>
+#include <linux/sock_diag.h>
+#include <linux/xdp_diag.h>
+#include <netinet/in.h>
 
 // --- OpenSSL macros -------------------------------------------------------------------------
 /// OPENSSL_free is a macro over CRYPTO_free(ptr, __FILE__, __LINE__).
@@ -30,6 +48,9 @@ int quic_recvmmsg(int fd, struct quic_mmsghdr *msgs, unsigned int vlen, int flag
 int quic_sendmmsg(int fd, struct quic_mmsghdr *msgs, unsigned int vlen, int flags);
 /// setns(2): join the namespace behind `fd` (CLONE_NEWNET for a network namespace).
 int quic_setns_net(int fd);
+
+/// Pins the calling thread to one CPU (sched_setaffinity with a CPU_SET, both _GNU_SOURCE/macros).
+int quic_pin_current_thread(int cpu);
 
 // --- control-message macros ----------------------------------------------------------------
 struct cmsghdr *quic_cmsg_firsthdr(struct msghdr *msg);

@@ -1,0 +1,277 @@
+import CLibXDP
+import CQuicShim
+import Glibc
+
+/// A datapath port on one NIC queue through an AF_XDP socket (Documentation/networking/af_xdp.rst):
+/// the UMEM and its fill/completion rings, the socket and its rx/tx rings, the free TX frames,
+/// and the socket's entry in the program's `xsks` map. One value owns all of it and releases
+/// it in `deinit` on every exit path (the socket's map entry also goes away by itself when the
+/// process dies, so QUIC traffic falls back to the kernel).
+///
+/// Frames `0..<frameCount/2` circulate through fill → rx → handler → fill; the rest are
+/// transmit frames: free stack → handler writes in place → tx → completion → free stack.
+///
+/// libxdp keeps pointers to the four ring structs, so they live at fixed heap addresses that
+/// this value allocated and frees last.
+public struct AFXDPPort: ~Copyable {
+    public let interface: InterfaceInfo
+    public let queue: UInt32
+    public let configuration: AFXDPConfiguration
+    /// True when the kernel accepted XDP_ZEROCOPY.
+    public let zeroCopy: Bool
+
+    @usableFromInline let fill: UnsafeMutablePointer<xsk_ring_prod>
+    @usableFromInline let completion: UnsafeMutablePointer<xsk_ring_cons>
+    @usableFromInline let rx: UnsafeMutablePointer<xsk_ring_cons>
+    @usableFromInline let tx: UnsafeMutablePointer<xsk_ring_prod>
+    let umem: OpaquePointer
+    let socket: OpaquePointer
+    let socketFD: Int32
+    let maps: XDPMaps
+    let region: UMEMRegion
+    /// Heap cells at fixed addresses so the transmit queue lent to the handler can point at them.
+    let freeTransmitFrames: UnsafeMutablePointer<FrameStack>
+    let neighbours: UnsafeMutablePointer<NeighbourCache>
+    /// Received frames waiting to go back into the fill ring.
+    let pendingFill: UnsafeMutablePointer<FrameStack>
+    /// UDP source port when a handler commits without a source address.
+    public let defaultSourcePort: UInt16
+    let receiveSlots: UnsafeMutableBufferPointer<ReceivedDatagram>
+    let receiveAddresses: UnsafeMutablePointer<UInt64>
+    let payloadLimit: Int
+    var outstandingTransmits = 0
+    /// Frames the port could not parse (not UDP/IP), dropped and recycled.
+    public private(set) var malformedFrames: UInt64 = 0
+
+    /// Opens an AF_XDP socket on `queue` of `interface` and binds it in the `xsks` map pinned by
+    /// `quicxdp load`. Must run in the interface's network namespace.
+    public init(interface name: String, queue: UInt32 = 0, defaultSourcePort: UInt16 = 0,
+                configuration: AFXDPConfiguration = AFXDPConfiguration()) throws(DatapathError) {
+        let info = try InterfaceInfo.query(name)
+        let maps = try XDPMaps(pinnedFor: name)
+        guard info.mac != nil else {
+            throw DatapathError(.afxdpFailed, "\(name) has no Ethernet address; AF_XDP needs an Ethernet device")
+        }
+        let region = try UMEMRegion(frameSize: configuration.frameSize, frameCount: configuration.frameCount)
+
+        let fill = UnsafeMutablePointer<xsk_ring_prod>.allocate(capacity: 1)
+        let completion = UnsafeMutablePointer<xsk_ring_cons>.allocate(capacity: 1)
+        let rx = UnsafeMutablePointer<xsk_ring_cons>.allocate(capacity: 1)
+        let tx = UnsafeMutablePointer<xsk_ring_prod>.allocate(capacity: 1)
+        // libxdp does not set every cached index (e.g. the completion ring's): start from zero.
+        fill.initialize(to: xsk_ring_prod())
+        completion.initialize(to: xsk_ring_cons())
+        rx.initialize(to: xsk_ring_cons())
+        tx.initialize(to: xsk_ring_prod())
+        func freeRings() { fill.deallocate(); completion.deallocate(); rx.deallocate(); tx.deallocate() }
+
+        // The fill ring is twice the receive frame set: in copy mode the kernel publishes its
+        // fill-ring consumer index lazily, so frames it already took may still count as
+        // occupied; with the slack, recycling a received batch always finds room.
+        var fillSize: UInt32 = 1
+        while fillSize < UInt32(configuration.frameCount / 2) * 2 { fillSize <<= 1 }
+        var umemConfig = xsk_umem_config(
+            fill_size: fillSize, comp_size: configuration.ringSize,
+            frame_size: UInt32(configuration.frameSize), frame_headroom: 0, flags: 0)
+        var umem: OpaquePointer?
+        let umemStatus = xsk_umem__create(&umem, region.base, UInt64(region.byteCount), fill, completion, &umemConfig)
+        guard umemStatus == 0, let umem else {
+            freeRings()
+            throw DatapathError(.afxdpFailed, "cannot register the AF_XDP UMEM; run as root and check `ulimit -l`", errno: Errno(-umemStatus))
+        }
+
+        var socket: OpaquePointer?
+        var zeroCopy = false
+        var lastError = Errno(0)
+        let modes: [(UInt16, Bool)] = configuration.tryZeroCopy
+            ? [(UInt16(XDP_ZEROCOPY), true), (UInt16(XDP_COPY), false)] : [(UInt16(XDP_COPY), false)]
+        modeLoop: for (modeFlag, isZeroCopy) in modes {
+            var socketConfig = xsk_socket_config()
+            socketConfig.rx_size = configuration.ringSize
+            socketConfig.tx_size = configuration.ringSize
+            socketConfig.libxdp_flags = UInt32(XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD)
+            socketConfig.bind_flags = modeFlag | (configuration.needWakeup ? UInt16(XDP_USE_NEED_WAKEUP) : 0)
+            // EBUSY right after a previous socket on this queue closed (DESIGN.md): retry briefly.
+            for _ in 0..<50 {
+                let status = xsk_socket__create(&socket, name, queue, umem, rx, tx, &socketConfig)
+                if status == 0 { zeroCopy = isZeroCopy; break modeLoop }
+                lastError = Errno(-status)
+                socket = nil
+                if lastError != .busy { break }
+                usleep(20_000)
+            }
+        }
+        guard let socket else {
+            xsk_umem__delete(umem)
+            freeRings()
+            if lastError == .busy {
+                throw DatapathError(.afxdpFailed, "cannot bind an AF_XDP socket to \(name) queue \(queue): another socket holds it; stop the other engine", errno: lastError)
+            }
+            throw DatapathError(.afxdpFailed, "cannot bind an AF_XDP socket to \(name) queue \(queue); check that the queue exists (`ethtool -l \(name)`) and that quicxdp is loaded", errno: lastError)
+        }
+        let fd = xsk_socket__fd(socket)
+        do throws(DatapathError) {
+            try maps.bindSocket(fd, queue: queue)
+            maps.setOwner(queue: queue, pid: getpid(), zeroCopy: zeroCopy)
+        } catch {
+            xsk_socket__delete(socket)
+            xsk_umem__delete(umem)
+            freeRings()
+            throw error
+        }
+
+        self.interface = info
+        self.queue = queue
+        self.configuration = configuration
+        self.zeroCopy = zeroCopy
+        self.fill = fill
+        self.completion = completion
+        self.rx = rx
+        self.tx = tx
+        self.umem = umem
+        self.socket = socket
+        self.socketFD = fd
+        self.maps = maps
+        self.region = region
+        self.defaultSourcePort = defaultSourcePort
+        let receiveFrames = configuration.frameCount / 2
+        var stack = FrameStack(capacity: configuration.frameCount - receiveFrames)
+        for frame in receiveFrames..<configuration.frameCount {
+            stack.push(UInt64(frame * configuration.frameSize))
+        }
+        freeTransmitFrames = .allocate(capacity: 1)
+        freeTransmitFrames.initialize(to: stack)
+        neighbours = .allocate(capacity: 1)
+        neighbours.initialize(to: NeighbourCache(interfaceIndex: info.index))
+        pendingFill = .allocate(capacity: 1)
+        pendingFill.initialize(to: FrameStack(capacity: receiveFrames))
+        receiveSlots = .allocate(capacity: configuration.batchSize)
+        receiveAddresses = .allocate(capacity: configuration.batchSize)
+        payloadLimit = min(Int(info.mtu) - EthernetFrame.ipv6HeaderSize - EthernetFrame.udpHeaderSize,
+                           configuration.frameSize - EthernetFrame.transmitHeadroom)
+
+        // Give the kernel every receive frame.
+        var index: UInt32 = 0
+        let reserved = xsk_ring_prod__reserve(fill, UInt32(receiveFrames), &index)
+        for i in 0..<reserved {
+            xsk_ring_prod__fill_addr(fill, index &+ i)!.pointee = UInt64(Int(i) * configuration.frameSize)
+        }
+        xsk_ring_prod__submit(fill, reserved)
+    }
+
+    deinit {
+        maps.unbindSocket(queue: queue)
+        xsk_socket__delete(socket)
+        xsk_umem__delete(umem)
+        fill.deallocate(); completion.deallocate(); rx.deallocate(); tx.deallocate()
+        receiveSlots.deallocate()
+        receiveAddresses.deallocate()
+        freeTransmitFrames.deinitialize(count: 1).deallocate()
+        neighbours.deinitialize(count: 1).deallocate()
+        pendingFill.deinitialize(count: 1).deallocate()
+    }
+
+    /// Forgets cached next hops (after a routing or neighbour change).
+    public mutating func invalidateNeighbours() { neighbours.pointee.invalidate() }
+
+    /// Frame address → the chunk's base (aligned mode: the kernel adds headroom offsets).
+    @inline(__always)
+    func chunkBase(_ address: UInt64) -> UInt64 { address & ~UInt64(configuration.frameSize - 1) }
+}
+
+extension AFXDPPort: DatapathPort {
+    public typealias Queue = AFXDPTransmitQueue
+
+    public mutating func receive(_ body: (ReceivedBatch) -> Void) throws(DatapathError) -> Int {
+        var index: UInt32 = 0
+        let count = Int(xsk_ring_cons__peek(rx, UInt32(configuration.batchSize), &index))
+        if count == 0 {
+            if xsk_ring_prod__needs_wakeup(fill) != 0 {
+                _ = recvfrom(socketFD, nil, 0, Int32(MSG_DONTWAIT), nil, nil)
+            }
+            return 0
+        }
+        var used = 0
+        for i in 0..<count {
+            let descriptor = xsk_ring_cons__rx_desc(rx, index &+ UInt32(i))!.pointee
+            receiveAddresses[i] = chunkBase(descriptor.addr)
+            if let datagram = EthernetFrame.parseUDP(region.pointer(descriptor.addr), count: Int(descriptor.len)) {
+                receiveSlots[used] = datagram
+                used += 1
+            } else {
+                malformedFrames &+= 1
+            }
+        }
+        xsk_ring_cons__release(rx, UInt32(count))
+        if used > 0 { body(ReceivedBatch(storage: receiveSlots, count: used)) }
+        for i in 0..<count { pendingFill.pointee.push(receiveAddresses[i]) }
+        refill()
+        return used
+    }
+
+    public mutating func transmit(_ body: (inout AFXDPTransmitQueue) -> Void) throws(DatapathError) -> Int {
+        reclaimCompletions()
+        var queue = AFXDPTransmitQueue(port: self)
+        body(&queue)
+        let committed = queue.committed
+        queue.finish()
+        if committed > 0 {
+            xsk_ring_prod__submit(tx, UInt32(committed))
+            outstandingTransmits += committed
+            kick()
+        }
+        return committed
+    }
+
+    public mutating func service() throws(DatapathError) {
+        if pendingFill.pointee.count > 0 { refill() }
+        reclaimCompletions()
+        if outstandingTransmits > 0 { kick() }
+    }
+
+    public var hasPendingTransmit: Bool { outstandingTransmits > 0 }
+    public var pollDescriptor: Int32 { socketFD }
+    public var maxPayloadSize: Int { payloadLimit }
+
+    /// TX wakeup: sendto with no data makes the kernel process the TX ring (copy mode always
+    /// needs it; with need_wakeup only when the flag is set).
+    @inline(__always)
+    mutating func kick() {
+        if !configuration.needWakeup || xsk_ring_prod__needs_wakeup(tx) != 0 {
+            // EAGAIN/EBUSY/ENOBUFS mean the kernel is still working on the ring: the next
+            // turn kicks again, so the result is deliberately not checked.
+            _ = sendto(socketFD, nil, 0, Int32(MSG_DONTWAIT), nil, 0)
+        }
+    }
+
+    /// Gives received frames back to the kernel through the fill ring; whatever does not fit
+    /// (the kernel has not published its consumer index yet) waits for the next turn.
+    @inline(__always)
+    mutating func refill() {
+        let waiting = UInt32(pendingFill.pointee.count)
+        var index: UInt32 = 0
+        var reserved = xsk_ring_prod__reserve(fill, waiting, &index)
+        if reserved == 0 {
+            // Reserve is all or nothing: take what is free.
+            let free = xsk_prod_nb_free(fill, waiting)
+            if free > 0 { reserved = xsk_ring_prod__reserve(fill, min(free, waiting), &index) }
+        }
+        guard reserved > 0 else { return }
+        for i in 0..<reserved {
+            xsk_ring_prod__fill_addr(fill, index &+ i)!.pointee = pendingFill.pointee.pop()!
+        }
+        xsk_ring_prod__submit(fill, reserved)
+    }
+
+    @inline(__always)
+    mutating func reclaimCompletions() {
+        var index: UInt32 = 0
+        let count = xsk_ring_cons__peek(completion, UInt32(configuration.ringSize), &index)
+        guard count > 0 else { return }
+        for i in 0..<count {
+            freeTransmitFrames.pointee.push(chunkBase(xsk_ring_cons__comp_addr(completion, index &+ i)!.pointee))
+        }
+        xsk_ring_cons__release(completion, count)
+        outstandingTransmits -= Int(count)
+    }
+}

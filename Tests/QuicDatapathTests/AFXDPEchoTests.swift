@@ -1,0 +1,69 @@
+import CLibXDP
+import Glibc
+import QuicDatapath
+import Testing
+
+/// UDP echo through an AF_XDP socket in namespace A (program loaded, poll-mode engine with an
+/// echo handler) to a plain kernel socket in namespace B, over IPv4 and IPv6.
+@Suite(.enabled(if: isRoot, rootReason))
+struct AFXDPEchoTests {
+    static let port: UInt16 = 4433
+
+    @Test("echo through AF_XDP", arguments: [false, true])
+    func echo(ipv6: Bool) throws {
+        try withNamespacePair(ipv6 ? "x6" : "x4") { pair in
+            let interface = pair.interfaceA
+            try pair.inA { _ = try XDPLoader.load(interface: interface, ports: [Self.port]) }
+            let engine = try EngineRunner<(EngineStatistics, UInt64)>(namespace: pair.pathA) { control, ready in
+                var port = try AFXDPPort(interface: interface, queue: 0, defaultSourcePort: Self.port)
+                ready()
+                var handler = EchoHandler()
+                let statistics = try PollEngine.run(port: &port, handler: &handler, control: control)
+                return (statistics, handler.echoed)
+            }
+            let client = try pair.inB { try PeerSocket(ipv6: ipv6) }
+            client.setECN(.ect0)
+            let server = SocketAddress(IPAddress(ipv6 ? pair.addressA6 : pair.addressA4)!, port: Self.port)
+            let count = 64
+            for i in 0..<count {
+                let payload = PacketFactory.quicShort(size: 40 + i * 20) + [UInt8(i)]
+                try client.send(payload, to: server)
+                let reply = try client.receive()
+                #expect(reply.bytes == payload, "datagram \(i)")
+                #expect(reply.from == server)
+                #expect(reply.ecn == .ect0, "ECN must be echoed")
+            }
+
+            // With a socket bound, the attached program's verdict for QUIC is XDP_REDIRECT.
+            let directory = XDPPins.directory(for: interface)
+            let programFD = bpf_obj_get(directory + "/prog")
+            #expect(programFD >= 0)
+            defer { close(programFD) }
+            let frame = PacketFactory.udpFrame(port: Self.port, payload: PacketFactory.quicLong(size: 1200))
+            #expect(try BPFTestRun.run(program: programFD, packet: frame).verdict == 4)
+
+            let stats = try pair.inA { try XDPMaps(pinnedFor: interface).readStats() }
+            #expect(stats.redirected >= UInt64(count))
+
+            let (statistics, echoed) = try engine.stop()
+            #expect(echoed == UInt64(count))
+            #expect(statistics.received == UInt64(count))
+            #expect(statistics.transmitted == UInt64(count))
+            try pair.inA { _ = try XDPLoader.unload(interface: interface) }
+        }
+    }
+
+    @Test("the TX payload limit follows the MTU (1500 − IPv6 − UDP)")
+    func payloadLimitFollowsMTU() throws {
+        try withNamespacePair("xm") { pair in
+            let interface = pair.interfaceA
+            try pair.inA { _ = try XDPLoader.load(interface: interface, ports: [Self.port]) }
+            let limit = try pair.inA { () throws -> Int in
+                let port = try AFXDPPort(interface: interface)
+                return port.maxPayloadSize
+            }
+            #expect(limit == 1500 - 40 - 8)
+            try pair.inA { _ = try XDPLoader.unload(interface: interface) }
+        }
+    }
+}
