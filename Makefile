@@ -21,6 +21,7 @@ test: deps bpf
 
 bench: deps bpf
 	$(SWIFT) run -c release $(SWIFT_BUILD_FLAGS) QuicBench
+	$(SWIFT) run -c release $(SWIFT_BUILD_FLAGS) CoreBench
 	$(SWIFT) run -c release $(SWIFT_BUILD_FLAGS) TLSBench
 	$(SWIFT) run -c release $(SWIFT_BUILD_FLAGS) DatapathBench
 

@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "QuicCore", dependencies: ["QuicWire", "QuicCrypto", "QuicTLS"]),
 
         // XDP program loading, pinned maps, AF_XDP and UDP ports, offloads, the poll-mode engine.
-        .target(name: "QuicDatapath", dependencies: ["QuicWire", "CLibXDP", "CQuicShim"]),
+        .target(name: "QuicDatapath", dependencies: ["QuicWire", "QuicCore", "CLibXDP", "CQuicShim"]),
         // The operator's tool; the binary is `quicxdp` (target name avoids clashing with the
         // future QuicXDP embedding module on case-insensitive file systems).
         .executableTarget(
@@ -52,7 +52,9 @@ let package = Package(
 
         .testTarget(name: "QuicWireTests", dependencies: ["QuicWire"]),
         .testTarget(name: "QuicCoreTests", dependencies: ["QuicCore", "QuicWire", "QuicCrypto", "QuicTLS"]),
-        .testTarget(name: "QuicDatapathTests", dependencies: ["QuicDatapath", "CLibXDP", "CQuicShim"]),
+        .testTarget(
+            name: "QuicDatapathTests",
+            dependencies: ["QuicDatapath", "QuicCore", "QuicTLS", "QuicCrypto", "QuicWire", "CLibXDP", "CQuicShim"]),
         .testTarget(
             name: "QuicCryptoTests",
             dependencies: ["QuicCrypto", "QuicWire"],
@@ -68,10 +70,20 @@ let package = Package(
         // Benchmarks live apart from tests (`make bench`); CAllocCounter interposes malloc so a
         // benchmark can report heap allocations per operation.
         .target(name: "CAllocCounter", path: "Benchmarks/CAllocCounter"),
+        .target(
+            name: "BenchSupport", dependencies: ["CAllocCounter", "COpenSSL", "QuicCrypto", "QuicWire"],
+            path: "Benchmarks/BenchSupport"),
         .executableTarget(
             name: "QuicBench",
-            dependencies: ["QuicCrypto", "QuicWire", "COpenSSL", "CAllocCounter"],
+            dependencies: ["QuicCrypto", "QuicWire", "BenchSupport"],
             path: "Benchmarks/QuicBench"
+        ),
+        // Client and server in one process over an in-memory path: goodput, packets/s,
+        // allocations per packet, and the receive path against a raw AEAD open of the same bytes.
+        .executableTarget(
+            name: "CoreBench",
+            dependencies: ["QuicCore", "QuicTLS", "QuicCrypto", "QuicWire", "BenchSupport"],
+            path: "Benchmarks/CoreBench"
         ),
         // Handshakes/s of an in-memory client+server pair and the server's CPU against its
         // sign and key-share cost, measured in the same run.

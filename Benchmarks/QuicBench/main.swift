@@ -1,3 +1,4 @@
+import BenchSupport
 import Glibc
 import QuicCrypto
 import QuicWire
@@ -23,10 +24,7 @@ func makePacket() -> UnsafeMutableRawBufferPointer {
 }
 
 // The allocation counter must see an allocation where there is one, or its zeros mean nothing.
-var sink: [UInt8] = []
-let probe = measure(iterations: 1000, rounds: 1) { sink = [UInt8](repeating: UInt8(truncatingIfNeeded: sink.count), count: 64) }
-precondition(probe.allocationsPerOperation >= 1, "the malloc interposer is not counting; allocation figures would be wrong")
-print("allocation counter self-check: \(format(probe.allocationsPerOperation, decimals: 2)) allocations per 64-byte Array (expected >= 1)")
+print("allocation counter self-check: \(format(checkAllocationCounter(), decimals: 2)) allocations per 64-byte Array (expected >= 1)")
 
 print("QuicXDP packet protection benchmark: \(packetSize)-byte packets, best of 7 rounds x \(iterations) operations")
 print("(ratio = QuicCrypto / raw EVP; target <= 1.10; allocations per operation target 0)")

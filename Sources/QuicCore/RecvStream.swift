@@ -3,6 +3,9 @@ import QuicWire
 /// The receiving half of a stream (RFC 9000 §3.2): reassembles out-of-order data in a buffer as
 /// large as the flow control window allows, hands it to the application in order.
 final class RecvStream {
+    // Performance: every stored `var` below is `@exclusivity(unchecked)`. The object is owned by
+    // one worker thread and used only from it, so Swift's dynamic exclusivity checks guard nothing
+    // here, yet they cost about 15 % of the CPU per packet (swift_beginAccess in the profile).
     /// Received ranges a stream may hold before further out-of-order frames are refused (the
     /// packet carrying one is then dropped unacknowledged, so the peer re-sends it later).
     static let maxReceivedRanges = 256
@@ -15,21 +18,21 @@ final class RecvStream {
     }
 
     let id: StreamID
-    var ring: ByteRing
+    @exclusivity(unchecked) var ring: ByteRing
     /// Received ranges at or above the read offset.
-    private(set) var received = RangeSet()
+    @exclusivity(unchecked) private(set) var received = RangeSet()
     /// The application has read up to here (equal to `ring.base`).
     var readOffset: UInt64 { ring.base }
-    private(set) var highestReceived: UInt64 = 0
-    private(set) var finalSize: UInt64?
-    var window: ReceiveWindow
+    @exclusivity(unchecked) private(set) var highestReceived: UInt64 = 0
+    @exclusivity(unchecked) private(set) var finalSize: UInt64?
+    @exclusivity(unchecked) var window: ReceiveWindow
     /// RESET_STREAM from the peer: its application error code.
-    private(set) var resetCode: UInt64?
+    @exclusivity(unchecked) private(set) var resetCode: UInt64?
     /// The application asked the peer to stop (STOP_SENDING with this code).
-    var stopSendingCode: UInt64?
-    var stopSendingPending = false
+    @exclusivity(unchecked) var stopSendingCode: UInt64?
+    @exclusivity(unchecked) var stopSendingPending = false
     /// The application was told about the end (FIN read or reset delivered).
-    var finDelivered = false
+    @exclusivity(unchecked) var finDelivered = false
 
     init(id: StreamID, window: UInt64, maximumWindow: UInt64) {
         self.id = id

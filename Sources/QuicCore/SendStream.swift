@@ -3,28 +3,31 @@ import QuicWire
 /// The sending half of a stream (RFC 9000 §3.1, §2.2): bytes the application wrote, kept until
 /// acknowledged, sent once and re-sent where lost.
 final class SendStream {
+    // Performance: every stored `var` below is `@exclusivity(unchecked)`. The object is owned by
+    // one worker thread and used only from it, so Swift's dynamic exclusivity checks guard nothing
+    // here, yet they cost about 15 % of the CPU per packet (swift_beginAccess in the profile).
     enum ResetState { case none, pending, sent, acknowledged }
 
     let id: StreamID
-    var ring: ByteRing
+    @exclusivity(unchecked) var ring: ByteRing
     /// The application has written up to this offset.
-    private(set) var writtenEnd: UInt64 = 0
+    @exclusivity(unchecked) private(set) var writtenEnd: UInt64 = 0
     /// First transmissions have covered up to this offset.
-    private(set) var sentEnd: UInt64 = 0
+    @exclusivity(unchecked) private(set) var sentEnd: UInt64 = 0
     /// Acknowledged ranges above the acknowledged prefix (`ring.base`).
-    var acknowledged = RangeSet()
+    @exclusivity(unchecked) var acknowledged = RangeSet()
     /// Ranges declared lost and not yet re-sent or acknowledged.
-    var lost = RangeSet()
-    private(set) var finWritten = false
-    private(set) var finSent = false
-    private(set) var finAcknowledged = false
-    private var finLost = false
+    @exclusivity(unchecked) var lost = RangeSet()
+    @exclusivity(unchecked) private(set) var finWritten = false
+    @exclusivity(unchecked) private(set) var finSent = false
+    @exclusivity(unchecked) private(set) var finAcknowledged = false
+    @exclusivity(unchecked) private var finLost = false
     /// The peer's MAX_STREAM_DATA for this stream.
-    var credit: SendCredit
-    var resetState = ResetState.none
-    var resetCode: UInt64 = 0
+    @exclusivity(unchecked) var credit: SendCredit
+    @exclusivity(unchecked) var resetState = ResetState.none
+    @exclusivity(unchecked) var resetCode: UInt64 = 0
     /// The application error code from a STOP_SENDING the peer sent.
-    var stopSendingCode: UInt64?
+    @exclusivity(unchecked) var stopSendingCode: UInt64?
     let bufferLimit: Int
 
     init(id: StreamID, initialCredit: UInt64, bufferLimit: Int) {

@@ -17,6 +17,15 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
         self.port = port
     }
 
+    /// From the raw fields: for IPv4 the address sits in the top 32 bits of `high`.
+    @inlinable
+    public init(family: Family, high: UInt64, low: UInt64, port: UInt16) {
+        self.family = family
+        self.high = high
+        self.low = low
+        self.port = port
+    }
+
     /// From 16 address bytes in network order.
     public init(ipv6 bytes: [UInt8], port: UInt16) {
         precondition(bytes.count == 16)

@@ -70,6 +70,18 @@ public struct ConnectionID: Hashable, Sendable, CustomStringConvertible {
             && lhs.words.2 == rhs.words.2
     }
 
+    /// A cheap, unkeyed hash of the ID's bytes. Not resistant to chosen keys: use it only for
+    /// IDs this endpoint generated at random (routing tables); anything a peer picks belongs in a
+    /// `Dictionary`, whose SipHash is keyed.
+    @inlinable
+    public var unkeyedHash: UInt64 {
+        var x = words.0 ^ (words.1 &* 0x9e37_79b9_7f4a_7c15) ^ (words.2 &* 0xbf58_476d_1ce4_e5b9) ^ UInt64(storedLength)
+        x ^= x >> 29
+        x &*= 0x94d0_49bb_1331_11eb
+        x ^= x >> 32
+        return x
+    }
+
     @inlinable
     public func hash(into hasher: inout Hasher) {
         hasher.combine(storedLength)

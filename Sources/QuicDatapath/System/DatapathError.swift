@@ -16,6 +16,7 @@ public struct DatapathError: Error, CustomStringConvertible, Sendable {
         case routeUnavailable
         case netlink
         case invalidArgument
+        case io
     }
 
     public let code: Code

@@ -1,10 +1,11 @@
 import COpenSSL
 import QuicCrypto
+import QuicWire
 
 /// The baseline: the same OpenSSL EVP calls QuicCrypto makes, written directly, on the same
 /// bytes. AEAD: set nonce, AAD, in-place update, final, tag; header protection: one AES-ECB block
 /// (or five ChaCha20 bytes) for the mask, XORed into the first byte and packet number.
-final class RawEVPPacketProtection {
+public final class RawEVPPacketProtection {
     let aead: OpaquePointer
     let headerProtection: OpaquePointer
     /// The IV in the first 12 bytes, on the stack-friendly tuple QuicCrypto also uses.
@@ -12,7 +13,7 @@ final class RawEVPPacketProtection {
     let isChaCha: Bool
     let sealing: Bool
 
-    init(suite: CipherSuite, material: PacketKeyMaterial, sealing: Bool) {
+    public init(suite: CipherSuite, material: PacketKeyMaterial, sealing: Bool) {
         aead = EVP_CIPHER_CTX_new()!
         headerProtection = EVP_CIPHER_CTX_new()!
         var ivStorage: (UInt64, UInt64) = (0, 0)
@@ -64,7 +65,7 @@ final class RawEVPPacketProtection {
     }
 
     /// Protects a short-header packet in `packet` (header ends at `payloadStart`, tag room at the end).
-    func protect(_ packet: UnsafeMutablePointer<UInt8>, count: Int, pnOffset: Int, pnLength: Int, packetNumber: UInt64) {
+    public func protect(_ packet: UnsafeMutablePointer<UInt8>, count: Int, pnOffset: Int, pnLength: Int, packetNumber: UInt64) {
         let payloadStart = pnOffset + pnLength
         let tagStart = count - 16
         var length: Int32 = 0
@@ -84,14 +85,27 @@ final class RawEVPPacketProtection {
     }
 
     /// Removes header protection and opens; false if it does not authenticate.
-    func unprotect(_ packet: UnsafeMutablePointer<UInt8>, count: Int, pnOffset: Int, packetNumber: UInt64) -> Bool {
+    public func unprotect(_ packet: UnsafeMutablePointer<UInt8>, count: Int, pnOffset: Int, packetNumber: UInt64) -> Bool {
+        unprotect(packet, count: count, pnOffset: pnOffset) { _, _ in packetNumber }
+    }
+
+    /// Removes header protection and opens, recovering the packet number from the truncated one
+    /// with `decode(truncated, length)`; false if it does not authenticate.
+    public func unprotect(
+        _ packet: UnsafeMutablePointer<UInt8>, count: Int, pnOffset: Int, decode: (UInt64, Int) -> UInt64
+    ) -> Bool {
         var scratch = (UInt64(0), UInt64(0))
         return withUnsafeMutableBytes(of: &scratch) { raw -> Bool in
             let maskBytes = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
             mask(packet + pnOffset + 4, maskBytes)
             packet[0] ^= maskBytes[0] & 0x1f
             let pnLength = Int(packet[0] & 0x03) + 1
-            for index in 0..<pnLength { packet[pnOffset + index] ^= maskBytes[1 + index] }
+            var truncated: UInt64 = 0
+            for index in 0..<pnLength {
+                packet[pnOffset + index] ^= maskBytes[1 + index]
+                truncated = truncated << 8 | UInt64(packet[pnOffset + index])
+            }
+            let packetNumber = decode(truncated, pnLength)
             let payloadStart = pnOffset + pnLength
             let tagStart = count - 16
             var length: Int32 = 0

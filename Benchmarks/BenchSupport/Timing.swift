@@ -3,20 +3,31 @@ import Glibc
 
 /// Monotonic nanoseconds.
 @inline(__always)
-func nanoseconds() -> UInt64 {
+public func nanoseconds() -> UInt64 {
     var now = timespec()
     clock_gettime(CLOCK_MONOTONIC, &now)
     return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
 }
 
-struct Measurement {
-    var nanosecondsPerOperation: Double
-    var allocationsPerOperation: Double
+public struct Measurement {
+    public var nanosecondsPerOperation: Double
+    public var allocationsPerOperation: Double
+}
+
+/// Heap allocations so far in this process (the CAllocCounter interposer).
+public func allocationCount() -> UInt64 { quic_alloc_count() }
+
+/// Fails unless the malloc interposer sees allocations, so the zeros it reports mean something.
+public func checkAllocationCounter() -> Double {
+    var sink: [UInt8] = []
+    let probe = measure(iterations: 1000, rounds: 1) { sink = [UInt8](repeating: UInt8(truncatingIfNeeded: sink.count), count: 64) }
+    precondition(probe.allocationsPerOperation >= 1, "the malloc interposer is not counting; allocation figures would be wrong")
+    return probe.allocationsPerOperation
 }
 
 /// Runs `body` `iterations` times per round for `rounds` rounds and keeps the fastest round, which
 /// is the least disturbed by the other processes on a shared machine.
-func measure(iterations: Int, rounds: Int = 7, _ body: () -> Void) -> Measurement {
+public func measure(iterations: Int, rounds: Int = 7, _ body: () -> Void) -> Measurement {
     for _ in 0..<(iterations / 10) { body() }  // warm up
     var best = Double.infinity
     var allocations = 0.0
@@ -32,11 +43,11 @@ func measure(iterations: Int, rounds: Int = 7, _ body: () -> Void) -> Measuremen
     return Measurement(nanosecondsPerOperation: best, allocationsPerOperation: allocations)
 }
 
-func pad(_ text: String, _ width: Int) -> String {
+public func pad(_ text: String, _ width: Int) -> String {
     text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
 }
 
-func format(_ value: Double, decimals: Int = 1) -> String {
+public func format(_ value: Double, decimals: Int = 1) -> String {
     var factor = 1.0
     for _ in 0..<decimals { factor *= 10 }
     let rounded = (value * factor).rounded() / factor

@@ -1,0 +1,36 @@
+import QuicCore
+
+/// The application logic that runs on a worker thread next to its QUIC endpoint: a file server,
+/// a downloader, or the bridge to the async embedding API. The handler calls it generically (no
+/// existential on the path), always on the worker thread, so it may use the connection directly.
+public protocol QuicApplication: ~Copyable {
+    /// A client wants a connection (server side). Return false to refuse it
+    /// (CONNECTION_REFUSED).
+    mutating func shouldAccept(_ incoming: IncomingConnection) -> Bool
+
+    /// A connection joined the endpoint (accepted, or connected by this side).
+    mutating func connectionStarted(_ handle: ConnectionHandle, _ connection: Connection, now: Instant)
+
+    /// One event of a connection; `.closed` is the last one it gets.
+    mutating func handle(_ event: ConnectionEvent, on handle: ConnectionHandle, _ connection: Connection, now: Instant)
+
+    /// A chance to write before packets are built (called each turn for connections that asked
+    /// for it by returning true here last time, and after events).
+    mutating func poll(_ handle: ConnectionHandle, _ connection: Connection, now: Instant) -> Bool
+
+    /// The connection is gone from the endpoint.
+    mutating func connectionEnded(_ handle: ConnectionHandle)
+
+    /// The application's own next deadline, if any (e.g. a request timeout).
+    func nextTimeout() -> Instant?
+    mutating func handleTimeout(now: Instant)
+}
+
+extension QuicApplication where Self: ~Copyable {
+    public mutating func shouldAccept(_ incoming: IncomingConnection) -> Bool { true }
+    public mutating func connectionStarted(_ handle: ConnectionHandle, _ connection: Connection, now: Instant) {}
+    public mutating func poll(_ handle: ConnectionHandle, _ connection: Connection, now: Instant) -> Bool { false }
+    public mutating func connectionEnded(_ handle: ConnectionHandle) {}
+    public func nextTimeout() -> Instant? { nil }
+    public mutating func handleTimeout(now: Instant) {}
+}
