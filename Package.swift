@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "QuicTLS", targets: ["QuicTLS"]),
         .library(name: "QuicCore", targets: ["QuicCore"]),
         .library(name: "QuicDatapath", targets: ["QuicDatapath"]),
+        .library(name: "QuicXDP", targets: ["QuicXDP"]),
         .executable(name: "quicxdp", targets: ["QuicXDPTool"]),
     ],
     dependencies: [
@@ -39,12 +40,14 @@ let package = Package(
 
         // XDP program loading, pinned maps, AF_XDP and UDP ports, offloads, the poll-mode engine.
         .target(name: "QuicDatapath", dependencies: ["QuicWire", "QuicCore", "CLibXDP", "CQuicShim"]),
+        // The embedding API and the applications the tool runs (file server, downloader).
+        .target(name: "QuicXDP", dependencies: ["QuicCore", "QuicCrypto", "QuicDatapath", "QuicTLS", "QuicWire"]),
         // The operator's tool; the binary is `quicxdp` (target name avoids clashing with the
         // future QuicXDP embedding module on case-insensitive file systems).
         .executableTarget(
             name: "QuicXDPTool",
             dependencies: [
-                "QuicDatapath",
+                "QuicDatapath", "QuicXDP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/quicxdp"

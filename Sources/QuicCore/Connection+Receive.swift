@@ -156,7 +156,7 @@ extension Connection {
             immediate: space != .applicationData)
         statistics.packetsReceived += 1
         restartIdleTimer(now: now, receiving: true)
-        if configuration.qlog != nil {
+        if qlogSink != nil {
             qlog(QlogEvents.packetReceived(
                 time: now, type: header.type, number: packetNumber, length: header.end - header.start,
                 frameTypes: frameTypeNames(payload, header.type)))
@@ -216,7 +216,7 @@ extension Connection {
                 throw TransportFailure(error)
             }
             noteLostPackets(now: now, trigger: "reordering_threshold")
-            if configuration.qlog != nil { qlogMetrics(now: now) }
+            if qlogSink != nil { qlogMetrics(now: now) }
         case .crypto(let crypto):
             do throws(WireError) { try self.crypto[space.rawValue].receive(offset: crypto.offset, data: crypto.data.bytes) } catch { throw TransportFailure(error) }
             while let bytes = self.crypto[space.rawValue].takeContiguous() {
@@ -327,7 +327,7 @@ extension Connection {
 
     func noteLostPackets(now: Instant, trigger: String) {
         statistics.packetsLost = recovery.lostPacketCount
-        guard configuration.qlog != nil else { return }
+        guard qlogSink != nil else { return }
         for (space, number) in recovery.lostPackets {
             let type: PacketType = space == .initial ? .initial : space == .handshake ? .handshake : .oneRTT
             qlog(QlogEvents.packetLost(time: now, type: type, number: number, trigger: trigger))

@@ -290,7 +290,7 @@ extension Connection {
             if packet.ackEliciting { restartIdleTimer(now: now, receiving: false) }
             if packet.level == .handshake { sentHandshake = true }
             statistics.packetsSent += 1
-            if configuration.qlog != nil {
+            if qlogSink != nil {
                 qlog(QlogEvents.packetSent(
                     time: now, type: packetType(packet.level), number: packet.packetNumber, length: size,
                     frames: recordedFrames(space: space, from: packet.firstFrame)))

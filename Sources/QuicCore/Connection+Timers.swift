@@ -74,7 +74,7 @@ extension Connection {
         case .none:
             break
         }
-        if configuration.qlog != nil { qlogMetrics(now: now) }
+        if qlogSink != nil { qlogMetrics(now: now) }
     }
 
     /// RFC 9000 §10.1: restart on receiving a packet, and on sending an ack-eliciting one if none

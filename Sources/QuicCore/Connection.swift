@@ -110,6 +110,9 @@ public final class Connection {
     @exclusivity(unchecked) var idleDeadline: Instant?
     @exclusivity(unchecked) var ackElicitingSentSinceReceive = false
 
+    /// Where this connection's qlog events go (configuration.qlog, or one made for it).
+    @exclusivity(unchecked) var qlogSink: QlogSink?
+
     // MARK: Outputs
     @exclusivity(unchecked) var events = RingBuffer<ConnectionEvent>(capacity: 16)
     @exclusivity(unchecked) var endpointEvents = RingBuffer<EndpointEvent>(capacity: 8)
@@ -169,6 +172,7 @@ public final class Connection {
         _ = localIDs.add(scid, resetToken: StatelessResetTokens.token(for: scid, key: configuration.statelessResetKey), announce: false)
         try installInitialKeys()
         recovery.maxAckDelay = .zero
+        setUpObservation()
         qlogHeader()
         do {
             try tls.start()
@@ -222,6 +226,7 @@ public final class Connection {
         endpointEvents.append(.issued(scid))
         try installInitialKeys()
         recovery.maxAckDelay = .zero
+        setUpObservation()
         qlogHeader()
     }
 
@@ -380,7 +385,14 @@ public final class Connection {
     // MARK: Helpers
 
     func qlog(_ make: @autoclosure () -> String) {
-        configuration.qlog?.record(make())
+        qlogSink?.record(make())
+    }
+
+    /// The sink, and the idle timer's start value before the peer's parameters are known (our own
+    /// max_idle_timeout, so a handshake with a silent peer ends; RFC 9000 §10.1).
+    func setUpObservation() {
+        qlogSink = configuration.qlog ?? configuration.makeQlog?(role, originalDestinationCID)
+        if configuration.maxIdleTimeout.nanoseconds > 0 { idleTimeout = configuration.maxIdleTimeout }
     }
 
     func qlogHeader() {
@@ -390,7 +402,7 @@ public final class Connection {
 
 /// A connection error: the transport error code, the frame that caused it and a reason for the
 /// CONNECTION_CLOSE frame (RFC 9000 §10.2, §20).
-public struct TransportFailure: Error, Sendable, Equatable {
+public struct TransportFailure: Error, Sendable, Equatable, CustomStringConvertible {
     public var code: TransportErrorCode
     public var frameType: UInt64?
     public var reason: String
@@ -404,6 +416,8 @@ public struct TransportFailure: Error, Sendable, Equatable {
     init(_ error: WireError) {
         self.init(code: error.code, frameType: error.frameType, reason: "\(error.reason)")
     }
+
+    public var description: String { reason.isEmpty ? code.description : "\(code): \(reason)" }
 
     /// A TLS alert becomes CRYPTO_ERROR (0x0100 + alert), or PROTOCOL_VIOLATION where RFC 9001
     /// asks for it (e.g. §8.4 legacy_session_id, §4.1.3 data at an old level).

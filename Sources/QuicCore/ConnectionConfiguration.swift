@@ -29,8 +29,11 @@ public struct ConnectionConfiguration: Sendable {
     public var statelessResetKey: [UInt8]
     /// Random bytes for connection IDs, path challenges, packet-number skipping.
     public var random: @Sendable (UnsafeMutableRawBufferPointer) -> Void = { secureRandomBytes($0) }
-    /// Receives qlog events when set.
+    /// Receives qlog events when set (shared by every connection using this configuration).
     public var qlog: QlogSink?
+    /// Makes a qlog sink per connection, given its role and original destination connection ID
+    /// (used when `qlog` is nil), e.g. one file per connection in a --qlog-dir.
+    public var makeQlog: (@Sendable (Role, ConnectionID) -> QlogSink?)?
     /// Test hook: edits the transport parameters just before they are sent (to make a peer that
     /// breaks the rules). Not public API.
     var transportParametersOverride: (@Sendable (inout TransportParameters) -> Void)?

@@ -5,8 +5,11 @@ import QuicDatapath
 struct QuicXDPCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "quicxdp",
-        abstract: "Load, inspect and unload the QuicXDP datapath (XDP program + pinned maps).",
-        subcommands: [LoadCommand.self, UnloadCommand.self, StatusCommand.self, StatsCommand.self, EchoCommand.self, ResolveCommand.self]
+        abstract: "Serve and fetch over QUIC on XDP/AF_XDP; load, inspect and unload the datapath.",
+        subcommands: [
+            ServeCommand.self, GetCommand.self, LoadCommand.self, UnloadCommand.self, StatusCommand.self, StatsCommand.self,
+            EchoCommand.self, ResolveCommand.self,
+        ]
     )
 }
 
