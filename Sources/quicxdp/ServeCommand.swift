@@ -34,6 +34,12 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .long, help: "Application protocols, comma separated (hq-interop).")
     var alpn: String = "hq-interop"
 
+    @Flag(name: .customLong("no-tickets"), help: "Issue no session tickets (no resumption, no 0-RTT).")
+    var noTickets = false
+
+    @Flag(name: .customLong("no-zero-rtt"), help: "Issue tickets but refuse 0-RTT data.")
+    var noZeroRTT = false
+
     @Flag(name: .long, help: "Send a Retry to validate client addresses first.")
     var retry = false
 
@@ -75,6 +81,11 @@ struct ServeCommand: ParsableCommand {
             throw ValidationErrorMessage(error.description)
         }
         if let keyLog = try openKeyLog(keylog) { tls.keyLog = { keyLog.write($0) } }
+        // Tickets sealed by a rotating key ring; 0-RTT is safe here (every request is a GET).
+        if !noTickets {
+            tls.ticketKeys = TicketKeyRing()
+            tls.enableEarlyData = !noZeroRTT
+        }
         var connection = ConnectionConfiguration(tls: tls)
         connection.congestionControl = algorithm
         if let qlogDirectory { connection.makeQlog = try qlogFactory(qlogDirectory) }
