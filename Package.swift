@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "QuicTLS", targets: ["QuicTLS"]),
         .library(name: "QuicCore", targets: ["QuicCore"]),
         .library(name: "QuicDatapath", targets: ["QuicDatapath"]),
+        .library(name: "QuicHTTP3", targets: ["QuicHTTP3"]),
         .executable(name: "quicxdp", targets: ["QuicXDPTool"]),
     ],
     dependencies: [
@@ -36,6 +37,9 @@ let package = Package(
         .target(name: "QuicCrypto", dependencies: ["QuicWire", "COpenSSL", "CQuicShim"]),
         .target(name: "QuicTLS", dependencies: ["QuicCrypto", "QuicWire"]),
         .target(name: "QuicCore", dependencies: ["QuicWire", "QuicCrypto", "QuicTLS"]),
+        // HTTP/3 (RFC 9114) and QPACK (RFC 9204) as a sans-IO codec and state machine over stream
+        // bytes; QuicCore streams are plugged in by the embedding layer.
+        .target(name: "QuicHTTP3", dependencies: ["QuicWire"]),
 
         // XDP program loading, pinned maps, AF_XDP and UDP ports, offloads, the poll-mode engine.
         .target(name: "QuicDatapath", dependencies: ["QuicWire", "CLibXDP", "CQuicShim"]),
@@ -51,6 +55,7 @@ let package = Package(
         ),
 
         .testTarget(name: "QuicWireTests", dependencies: ["QuicWire"]),
+        .testTarget(name: "QuicHTTP3Tests", dependencies: ["QuicHTTP3", "QuicWire"]),
         .testTarget(name: "QuicCoreTests", dependencies: ["QuicCore", "QuicWire", "QuicCrypto", "QuicTLS"]),
         .testTarget(name: "QuicDatapathTests", dependencies: ["QuicDatapath", "CLibXDP", "CQuicShim"]),
         .testTarget(
