@@ -254,3 +254,62 @@ struct AioquicCaptureTests {
         #expect(error?.code == .qpackEncoderStreamError)
     }
 }
+
+/// Captured from nghttp3 0.8.0 (Debian libnghttp3-3, the HTTP/3 library of ngtcp2's
+/// gtlsclient/gtlsserver), configured as the ngtcp2 examples configure it (QPACK capacity 4096,
+/// 100 blocked streams); tools/h3/nghttp3_harness.c prints these bytes.
+@Suite("HTTP3Connection against bytes written by nghttp3")
+struct Nghttp3CaptureTests {
+    /// nghttp3's control stream: SETTINGS with MAX_FIELD_SECTION_SIZE 2^62 − 1 (an 8-byte
+    /// varint), QPACK capacity 4096 and 100 blocked streams.
+    static let controlStream = hex("00040f06ffffffffffffffff015000074064")
+
+    static var settings: HTTP3Settings {
+        var settings = HTTP3Settings()
+        settings.maxFieldSectionSize = (1 << 62) - 1
+        settings.qpackMaxTableCapacity = 4096
+        settings.qpackBlockedStreams = 100
+        return settings
+    }
+
+    @Test("our server reads an nghttp3 client's streams and request")
+    func serverReadsNghttp3Client() throws {
+        var server = HTTP3Connection(role: .server)
+        var seen: [Seen] = []
+        seen += try feed(&server, .clientUni(0), Self.controlStream, chunk: { _ in 1 })
+        seen += try feed(&server, .clientUni(2), hex("03"))
+        seen += try feed(&server, .clientUni(1), hex("02"))
+        seen += try feed(&server, .clientBidi(0), hex("012c0000d1d7508aa0e41d139d09b8d34cb3518860d5485f2bce9a685f508faa69d29ad962a9924ac4a128316a4f"), fin: true)
+        #expect(seen == [
+            .settings(Self.settings),
+            .request(.clientBidi(0), [
+                HTTPField(":method", "GET"), HTTPField(":scheme", "https"), HTTPField(":authority", "localhost:4433"),
+                HTTPField(":path", "/index.html"), HTTPField("user-agent", "nghttp3/ngtcp2 client"),
+            ]),
+            .end(.clientBidi(0)),
+        ])
+    }
+
+    /// nghttp3 answering after it read our SETTINGS (capacity 0): static and literal lines only.
+    @Test("our client reads an nghttp3 server's streams and response")
+    func clientReadsNghttp3Server() throws {
+        var client = HTTP3Connection(role: .client)
+        let stream = StreamID.clientBidi(0)
+        _ = client.encodeRequest(stream: stream, authority: "localhost:4433", path: "/index.html")
+        var seen: [Seen] = []
+        seen += try feed(&client, .serverUni(0), Self.controlStream)
+        seen += try feed(&client, .serverUni(2), hex("03"))
+        seen += try feed(&client, .serverUni(1), hex("02"))
+        let response = hex("011a0000d95f4d8faa69d29ad962a9924ac4a20b6772d9f554023138001268656c6c6f2066726f6d206e676874747033")
+        seen += try feed(&client, stream, response, fin: true, chunk: { _ in 3 })
+        #expect(seen == [
+            .settings(Self.settings),
+            .response(stream, [
+                HTTPField(":status", "200"), HTTPField("server", "nghttp3/ngtcp2 server"), HTTPField("content-type", "text/plain"),
+                HTTPField("content-length", "18"),
+            ]),
+            .data(stream, Array("hello from nghttp3".utf8)),
+            .end(stream),
+        ])
+    }
+}
