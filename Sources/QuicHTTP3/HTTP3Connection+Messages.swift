@@ -28,7 +28,10 @@ extension HTTP3Connection {
     /// The largest HEADERS or PUSH_PROMISE payload we buffer. Huffman coding can make a section
     /// up to 30/8 times longer than its decoded size, so this leaves room for any section that
     /// decodes within `maxFieldSectionSize`.
-    var maxHeadersPayload: Int { configuration.maxFieldSectionSize * 4 + 64 }
+    var maxHeadersPayload: Int {
+        let (product, overflow) = configuration.maxFieldSectionSize.multipliedReportingOverflow(by: 4)
+        return overflow ? Int.max / 2 : product + 64
+    }
 
     mutating func handleMessageData(
         _ stream: StreamID, _ bytes: UnsafeRawBufferPointer, fin: Bool, into events: inout [HTTP3Event]
@@ -42,7 +45,10 @@ extension HTTP3Connection {
             if role == .server {
                 if largestRequestStream.map({ stream > $0 }) ?? true { largestRequestStream = stream }
                 if let goaway = sentGoawayID, stream.rawValue >= goaway {
-                    fail(&message, HTTP3Error(.requestRejected, stream: stream, "request stream at or above our GOAWAY \(goaway)"), &events)
+                    fail(
+                        &message,
+                        HTTP3Error(.requestRejected, stream: stream, "request stream at or above our GOAWAY \(goaway)"),
+                        &events)
                 }
             }
         }
@@ -55,7 +61,9 @@ extension HTTP3Connection {
             case .payloadChunk(let range):
                 message.bodyReceived += UInt64(range.count)
                 if let limit = message.contentLength, message.bodyReceived > limit {
-                    fail(&message, HTTP3Error(.messageError, stream: stream, "more DATA than content-length \(limit)"), &events)
+                    fail(
+                        &message, HTTP3Error(.messageError, stream: stream, "more DATA than content-length \(limit)"),
+                        &events)
                 } else if !range.isEmpty {
                     events.append(.data(stream, range))
                 }
@@ -78,12 +86,20 @@ extension HTTP3Connection {
         switch message.phase {
         case .awaitingHeaders where role == .server:
             // §4.1: the client's stream ended without a complete request.
-            fail(&message, HTTP3Error(.requestIncomplete, stream: stream, "request stream ended before its HEADERS"), &events)
+            fail(
+                &message, HTTP3Error(.requestIncomplete, stream: stream, "request stream ended before its HEADERS"),
+                &events)
         case .awaitingHeaders, .awaitingFinalResponse:
-            fail(&message, HTTP3Error(.messageError, stream: stream, "response stream ended without a final response"), &events)
+            fail(
+                &message, HTTP3Error(.messageError, stream: stream, "response stream ended without a final response"),
+                &events)
         case .body, .trailers:
             if let limit = message.contentLength, message.bodyReceived != limit {
-                fail(&message, HTTP3Error(.messageError, stream: stream, "content-length \(limit) but \(message.bodyReceived) bytes of DATA"), &events)
+                fail(
+                    &message,
+                    HTTP3Error(
+                        .messageError, stream: stream,
+                        "content-length \(limit) but \(message.bodyReceived) bytes of DATA"), &events)
             } else {
                 events.append(.end(stream))
             }
@@ -117,7 +133,11 @@ extension HTTP3Connection {
                 throw HTTP3Error(.frameUnexpected, stream: stream, "HEADERS after the trailers")
             }
             guard length <= UInt64(maxHeadersPayload) else {
-                fail(&message, HTTP3Error(.excessiveLoad, stream: stream, "HEADERS frame of \(length) bytes exceeds \(maxHeadersPayload)"), &events)
+                fail(
+                    &message,
+                    HTTP3Error(
+                        .excessiveLoad, stream: stream, "HEADERS frame of \(length) bytes exceeds \(maxHeadersPayload)"),
+                    &events)
                 return
             }
             message.reader.readPayload(as: .gather)
@@ -128,9 +148,11 @@ extension HTTP3Connection {
             // §7.2.5: any push ID exceeds the maximum we advertised, as we never send MAX_PUSH_ID.
             throw HTTP3Error(.idError, stream: stream, "PUSH_PROMISE although we sent no MAX_PUSH_ID")
         case HTTP3FrameType.settings, HTTP3FrameType.goaway, HTTP3FrameType.maxPushID, HTTP3FrameType.cancelPush:
-            throw HTTP3Error(.frameUnexpected, stream: stream, "control frame type 0x\(String(type, radix: 16)) on a request stream")
+            throw HTTP3Error(
+                .frameUnexpected, stream: stream, "control frame type 0x\(String(type, radix: 16)) on a request stream")
         case _ where HTTP3FrameType.isReservedHTTP2(type):
-            throw HTTP3Error(.frameUnexpected, stream: stream, "reserved HTTP/2 frame type 0x\(String(type, radix: 16)) (§7.2.8)")
+            throw HTTP3Error(
+                .frameUnexpected, stream: stream, "reserved HTTP/2 frame type 0x\(String(type, radix: 16)) (§7.2.8)")
         default:
             // §9: unknown and GREASE frame types are ignored.
             message.reader.readPayload(as: .skip)
@@ -145,7 +167,11 @@ extension HTTP3Connection {
             fields = try decoder.decode(payload)
         } catch {
             if error.reason == .fieldSectionTooLarge {
-                fail(&message, HTTP3Error(.excessiveLoad, stream: stream, "field section exceeds \(decoder.maxFieldSectionSize) bytes"), &events)
+                fail(
+                    &message,
+                    HTTP3Error(
+                        .excessiveLoad, stream: stream, "field section exceeds \(decoder.maxFieldSectionSize) bytes"),
+                    &events)
                 return
             }
             // RFC 9204 §2.2.3, §6: an undecodable section is a connection error.
@@ -155,14 +181,16 @@ extension HTTP3Connection {
         switch message.phase {
         case .awaitingHeaders where role == .server:
             if let problem = MessageValidation.checkRequest(fields) {
-                return fail(&message, HTTP3Error(.messageError, stream: stream, "malformed request: \(problem)"), &events)
+                return fail(
+                    &message, HTTP3Error(.messageError, stream: stream, "malformed request: \(problem)"), &events)
             }
             guard takeContentLength(stream, &message, fields, &events) else { return }
             message.phase = .body
             events.append(.request(stream, fields))
         case .awaitingHeaders, .awaitingFinalResponse:
             if let problem = MessageValidation.checkResponse(fields) {
-                return fail(&message, HTTP3Error(.messageError, stream: stream, "malformed response: \(problem)"), &events)
+                return fail(
+                    &message, HTTP3Error(.messageError, stream: stream, "malformed response: \(problem)"), &events)
             }
             let status = fields[":status"] ?? ""
             if status.hasPrefix("1") {
@@ -178,7 +206,8 @@ extension HTTP3Connection {
             events.append(.response(stream, fields))
         case .body:
             if let problem = MessageValidation.checkTrailers(fields) {
-                return fail(&message, HTTP3Error(.messageError, stream: stream, "malformed trailers: \(problem)"), &events)
+                return fail(
+                    &message, HTTP3Error(.messageError, stream: stream, "malformed trailers: \(problem)"), &events)
             }
             message.phase = .trailers
             events.append(.trailers(stream, fields))

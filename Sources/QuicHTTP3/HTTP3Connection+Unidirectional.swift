@@ -58,7 +58,9 @@ extension HTTP3Connection {
     }
 
     /// Acts on a peer's stream type (§6.2).
-    private mutating func openPeerStream(_ stream: StreamID, type: UInt64, _ events: inout [HTTP3Event]) throws(HTTP3Error) -> UniStream {
+    private mutating func openPeerStream(_ stream: StreamID, type: UInt64, _ events: inout [HTTP3Event])
+        throws(HTTP3Error) -> UniStream
+    {
         guard let known = HTTP3StreamType(rawValue: type) else {
             // §6.2: unknown and reserved types are never a connection error; stop reading them.
             events.append(.stopReading(stream, .streamCreationError))
@@ -73,7 +75,8 @@ extension HTTP3Connection {
             throw HTTP3Error(.idError, stream: stream, "push stream although we sent no MAX_PUSH_ID")
         case .control, .qpackEncoder, .qpackDecoder:
             if let existing = peerCriticalStreams[known] {
-                throw HTTP3Error(.streamCreationError, stream: stream, "second \(known) stream; the first is \(existing)")
+                throw HTTP3Error(
+                    .streamCreationError, stream: stream, "second \(known) stream; the first is \(existing)")
             }
             peerCriticalStreams[known] = stream
             switch known {
@@ -85,7 +88,8 @@ extension HTTP3Connection {
     }
 
     private mutating func handleControlData(
-        _ stream: StreamID, _ input: UnsafeRawBufferPointer, _ reader: inout HTTP3FrameReader, _ sawSettings: inout Bool,
+        _ stream: StreamID, _ input: UnsafeRawBufferPointer, _ reader: inout HTTP3FrameReader,
+        _ sawSettings: inout Bool,
         _ events: inout [HTTP3Event]
     ) throws(HTTP3Error) {
         var offset = 0
@@ -96,7 +100,9 @@ extension HTTP3Connection {
                 if type == HTTP3FrameType.settings {
                     sawSettings = true
                     reader.readPayload(as: .gather)
-                } else if type == HTTP3FrameType.goaway || type == HTTP3FrameType.maxPushID || type == HTTP3FrameType.cancelPush {
+                } else if type == HTTP3FrameType.goaway || type == HTTP3FrameType.maxPushID
+                    || type == HTTP3FrameType.cancelPush
+                {
                     reader.readPayload(as: .gather)
                 } else {
                     reader.readPayload(as: .skip)
@@ -118,12 +124,15 @@ extension HTTP3Connection {
     }
 
     /// Whether a frame of `type` may appear on the control stream now (§6.2.1, §7.2).
-    private func checkControlFrame(_ stream: StreamID, type: UInt64, length: UInt64, sawSettings: Bool) throws(HTTP3Error) {
+    private func checkControlFrame(_ stream: StreamID, type: UInt64, length: UInt64, sawSettings: Bool)
+        throws(HTTP3Error)
+    {
         let name = "0x" + String(type, radix: 16)
         if !sawSettings {
             // §6.2.1: SETTINGS first; §9: an unknown frame does not satisfy that either.
             guard type == HTTP3FrameType.settings else {
-                throw HTTP3Error(.missingSettings, stream: stream, "control stream starts with frame type \(name), not SETTINGS")
+                throw HTTP3Error(
+                    .missingSettings, stream: stream, "control stream starts with frame type \(name), not SETTINGS")
             }
         }
         switch type {
@@ -148,7 +157,9 @@ extension HTTP3Connection {
         }
     }
 
-    private mutating func handleControlFrame(_ stream: StreamID, _ frame: HTTP3Frame, _ events: inout [HTTP3Event]) throws(HTTP3Error) {
+    private mutating func handleControlFrame(_ stream: StreamID, _ frame: HTTP3Frame, _ events: inout [HTTP3Event])
+        throws(HTTP3Error)
+    {
         switch frame {
         case .settings(let settings):
             peerSettings = settings
@@ -156,7 +167,8 @@ extension HTTP3Connection {
         case .goaway(let id):
             // §7.2.6: from a server, a client-initiated bidirectional stream ID.
             if role == .client, id % 4 != 0 {
-                throw HTTP3Error(.idError, stream: stream, "GOAWAY with \(id), not a client-initiated bidirectional stream")
+                throw HTTP3Error(
+                    .idError, stream: stream, "GOAWAY with \(id), not a client-initiated bidirectional stream")
             }
             // §5.2: the identifier must not grow.
             if let previous = peerGoawayID, id > previous {
@@ -184,8 +196,11 @@ extension HTTP3Connection {
     /// capacity exceeds our maximum (§3.2.3, §4.3.1).
     private func handleEncoderInstructions(_ stream: StreamID, _ input: UnsafeRawBufferPointer) throws(HTTP3Error) {
         for byte in input where byte != 0x20 {
-            let what = byte & 0xe0 == 0x20 ? "sets a dynamic table capacity above our maximum of 0" : "inserts into a dynamic table of capacity 0"
-            throw HTTP3Error(.qpackEncoderStreamError, stream: stream, "encoder instruction 0x\(String(byte, radix: 16)) \(what)")
+            let what =
+                byte & 0xe0 == 0x20
+                ? "sets a dynamic table capacity above our maximum of 0" : "inserts into a dynamic table of capacity 0"
+            throw HTTP3Error(
+                .qpackEncoderStreamError, stream: stream, "encoder instruction 0x\(String(byte, radix: 16)) \(what)")
         }
     }
 
@@ -199,15 +214,18 @@ extension HTTP3Connection {
             if let count = continuation {
                 // A 62-bit stream ID needs at most 9 continuation bytes after a 6-bit prefix.
                 guard count < 9 else {
-                    throw HTTP3Error(.qpackDecoderStreamError, stream: stream, "Stream Cancellation integer longer than 62 bits")
+                    throw HTTP3Error(
+                        .qpackDecoderStreamError, stream: stream, "Stream Cancellation integer longer than 62 bits")
                 }
                 continuation = byte & 0x80 != 0 ? count + 1 : nil
             } else if byte & 0x80 != 0 {
-                throw HTTP3Error(.qpackDecoderStreamError, stream: stream, "Section Acknowledgment, but no section needed one")
+                throw HTTP3Error(
+                    .qpackDecoderStreamError, stream: stream, "Section Acknowledgment, but no section needed one")
             } else if byte & 0x40 != 0 {
                 if byte & 0x3f == 0x3f { continuation = 0 }
             } else {
-                throw HTTP3Error(.qpackDecoderStreamError, stream: stream, "Insert Count Increment, but we inserted nothing")
+                throw HTTP3Error(
+                    .qpackDecoderStreamError, stream: stream, "Insert Count Increment, but we inserted nothing")
             }
         }
     }

@@ -85,7 +85,9 @@ public struct HTTP3Connection: Sendable {
     /// (§7.2.8). The QPACK streams carry nothing more, as our table capacity is 0.
     public mutating func openLocalStream(_ type: HTTP3StreamType, id: StreamID) -> [UInt8] {
         precondition(type != .push, "this stack does not push")
-        precondition(id.direction == .unidirectional && id.initiator == role, "stream \(id) is not a local unidirectional stream")
+        precondition(
+            id.direction == .unidirectional && id.initiator == role, "stream \(id) is not a local unidirectional stream"
+        )
         precondition(!localStreams.values.contains(type), "a \(type) stream is already open (§6.2.1, RFC 9204 §4.2)")
         localStreams[id] = type
         var bytes: [UInt8] = []
@@ -111,7 +113,9 @@ public struct HTTP3Connection: Sendable {
         headers: [HTTPField] = []
     ) -> [UInt8] {
         precondition(role == .client, "only a client sends requests")
-        precondition(stream.direction == .bidirectional && stream.initiator == .client, "requests go on client-initiated bidirectional streams (§6.1)")
+        precondition(
+            stream.direction == .bidirectional && stream.initiator == .client,
+            "requests go on client-initiated bidirectional streams (§6.1)")
         var message = MessageStream()
         message.requestMethod = method
         messages[stream] = message
@@ -170,7 +174,9 @@ public struct HTTP3Connection: Sendable {
         } else {
             value = 0
         }
-        if role == .server { precondition(value % 4 == 0, "a server's GOAWAY carries a client-initiated bidirectional stream ID") }
+        if role == .server {
+            precondition(value % 4 == 0, "a server's GOAWAY carries a client-initiated bidirectional stream ID")
+        }
         if let previous = sentGoawayID { value = min(value, previous) }
         sentGoawayID = value
         return HTTP3Frame.goaway(id: value).encoded
@@ -194,19 +200,25 @@ public struct HTTP3Connection: Sendable {
             try handleMessageData(stream, bytes, fin: fin, into: &events)
         } else {
             guard stream.initiator == role.peer else {
-                throw HTTP3Error(.internalError, stream: stream, "stream \(stream) is our own unidirectional stream and has nothing to read")
+                throw HTTP3Error(
+                    .internalError, stream: stream,
+                    "stream \(stream) is our own unidirectional stream and has nothing to read")
             }
             try handleUnidirectionalData(stream, bytes, fin: fin, into: &events)
         }
     }
 
-    public mutating func handleStreamData(_ stream: StreamID, _ bytes: UnsafeRawBufferPointer, fin: Bool) throws(HTTP3Error) -> [HTTP3Event] {
+    public mutating func handleStreamData(_ stream: StreamID, _ bytes: UnsafeRawBufferPointer, fin: Bool)
+        throws(HTTP3Error) -> [HTTP3Event]
+    {
         var events: [HTTP3Event] = []
         try handleStreamData(stream, bytes, fin: fin, into: &events)
         return events
     }
 
-    public mutating func handleStreamData(_ stream: StreamID, _ bytes: [UInt8], fin: Bool) throws(HTTP3Error) -> [HTTP3Event] {
+    public mutating func handleStreamData(_ stream: StreamID, _ bytes: [UInt8], fin: Bool) throws(HTTP3Error)
+        -> [HTTP3Event]
+    {
         var events: [HTTP3Event] = []
         try withBytes(bytes) { (raw) throws(HTTP3Error) in try handleStreamData(stream, raw, fin: fin, into: &events) }
         return events
@@ -230,7 +242,8 @@ public struct HTTP3Connection: Sendable {
     /// stream the embedding layer just resets the stream.
     public func handleStopSending(_ stream: StreamID, errorCode: UInt64) throws(HTTP3Error) {
         if let type = localStreams[stream], type.isCritical {
-            throw HTTP3Error(.closedCriticalStream, stream: stream, "peer asked us to stop sending on our \(type) stream")
+            throw HTTP3Error(
+                .closedCriticalStream, stream: stream, "peer asked us to stop sending on our \(type) stream")
         }
     }
 }

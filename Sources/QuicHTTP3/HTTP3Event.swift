@@ -16,7 +16,9 @@ public enum HTTP3Event: Hashable, Sendable {
     /// The message on this stream is complete: the peer closed the stream cleanly.
     case end(StreamID)
     /// The peer sent GOAWAY (§5.2, §7.2.6): from a server, the first request stream ID it will
-    /// not process; from a client, a push ID. A client must not open new requests after this.
+    /// not process (requests on that stream and above were not processed and may be retried on
+    /// a new connection); from a client, a push ID. A client must not open new requests after
+    /// this; later GOAWAYs can only lower the ID.
     case goaway(UInt64)
     /// The peer reset a request stream with this application error code.
     case reset(StreamID, errorCode: UInt64)

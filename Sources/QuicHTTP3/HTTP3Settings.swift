@@ -69,7 +69,8 @@ public struct HTTP3Settings: Hashable, Sendable {
                 throw HTTP3Error(.settingsError, "SETTINGS repeats identifier 0x\(String(identifier, radix: 16))")
             }
             guard !reservedHTTP2IDs.contains(identifier) else {
-                throw HTTP3Error(.settingsError, "SETTINGS carries reserved HTTP/2 identifier 0x\(String(identifier, radix: 16))")
+                throw HTTP3Error(
+                    .settingsError, "SETTINGS carries reserved HTTP/2 identifier 0x\(String(identifier, radix: 16))")
             }
             switch identifier {
             case qpackMaxTableCapacityID: settings.qpackMaxTableCapacity = value
@@ -98,9 +99,13 @@ func appendVarInt(_ value: UInt64, to output: inout [UInt8]) {
         output.append(UInt8(truncatingIfNeeded: value))
     case 4:
         output.append(0x80 | UInt8(value >> 24))
-        for shift in stride(from: 16, through: 0, by: -8) { output.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
+        for shift in stride(from: 16, through: 0, by: -8) {
+            output.append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
+        }
     default:
         output.append(0xc0 | UInt8(value >> 56))
-        for shift in stride(from: 48, through: 0, by: -8) { output.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
+        for shift in stride(from: 48, through: 0, by: -8) {
+            output.append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
+        }
     }
 }

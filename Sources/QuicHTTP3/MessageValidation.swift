@@ -3,13 +3,18 @@
 /// is wrong; a malformed message is a stream error of type H3_MESSAGE_ERROR.
 public enum MessageValidation {
     /// Fields that only make sense for a hop-by-hop connection and must not appear (§4.2).
-    static let connectionSpecific: Set<String> = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"]
+    static let connectionSpecific: Set<String> = [
+        "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade",
+    ]
 
     /// A request header section (§4.3.1): :method, :scheme, :authority, :path, each at most once,
     /// before any regular field; :method, :scheme and :path required except for CONNECT (§4.4);
     /// an authority (:authority or host) for http and https, non-empty and consistent.
     public static func checkRequest(_ fields: [HTTPField]) -> String? {
-        var method: [UInt8]?, scheme: [UInt8]?, authority: [UInt8]?, path: [UInt8]?
+        var method: [UInt8]?
+        var scheme: [UInt8]?
+        var authority: [UInt8]?
+        var path: [UInt8]?
         var sawRegular = false
         var host: [UInt8]?
         for field in fields {
@@ -17,10 +22,18 @@ public enum MessageValidation {
             if field.isPseudo {
                 if sawRegular { return "pseudo-header \(field.name) follows a regular field" }
                 switch field.name {
-                case ":method": if method != nil { return "repeated :method" }; method = field.rawValue
-                case ":scheme": if scheme != nil { return "repeated :scheme" }; scheme = field.rawValue
-                case ":authority": if authority != nil { return "repeated :authority" }; authority = field.rawValue
-                case ":path": if path != nil { return "repeated :path" }; path = field.rawValue
+                case ":method":
+                    if method != nil { return "repeated :method" }
+                    method = field.rawValue
+                case ":scheme":
+                    if scheme != nil { return "repeated :scheme" }
+                    scheme = field.rawValue
+                case ":authority":
+                    if authority != nil { return "repeated :authority" }
+                    authority = field.rawValue
+                case ":path":
+                    if path != nil { return "repeated :path" }
+                    path = field.rawValue
                 default: return "pseudo-header \(field.name) is not defined for requests"
                 }
             } else {
@@ -44,8 +57,11 @@ public enum MessageValidation {
         let lowerScheme = scheme.map { $0 | 0x20 }
         if lowerScheme == Array("http".utf8) || lowerScheme == Array("https".utf8) {
             if path.isEmpty { return ":path is empty" }
-            if authority == nil && host == nil { return "no :authority or host for an \(String(decoding: scheme, as: UTF8.self)) request" }
+            if authority == nil && host == nil {
+                return "no :authority or host for an \(String(decoding: scheme, as: UTF8.self)) request"
+            }
             if let authority, authority.isEmpty { return ":authority is empty" }
+            if let authority, authority.contains(UInt8(ascii: "@")) { return ":authority carries userinfo" }
             if let host, host.isEmpty { return "host is empty" }
             if let authority, let host, authority != host { return ":authority and host differ" }
         }
@@ -95,7 +111,9 @@ public enum MessageValidation {
         var result: UInt64?
         for field in fields where field.name == "content-length" {
             for part in field.rawValue.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
-                let digits = part.drop(while: { $0 == 0x20 || $0 == 0x09 }).reversed().drop(while: { $0 == 0x20 || $0 == 0x09 }).reversed()
+                let digits = part.drop(while: { $0 == 0x20 || $0 == 0x09 }).reversed().drop(while: {
+                    $0 == 0x20 || $0 == 0x09
+                }).reversed()
                 guard !digits.isEmpty, digits.count <= 19,
                     digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
                 else { return .invalid }
@@ -122,8 +140,12 @@ public enum MessageValidation {
         for byte in value where byte != 0x09 && (byte < 0x20 || byte == 0x7f) {
             return "invalid character 0x\(String(byte, radix: 16)) in the value of \(field.name)"
         }
-        if let first = value.first, first == 0x20 || first == 0x09 { return "leading whitespace in the value of \(field.name)" }
-        if let last = value.last, last == 0x20 || last == 0x09 { return "trailing whitespace in the value of \(field.name)" }
+        if let first = value.first, first == 0x20 || first == 0x09 {
+            return "leading whitespace in the value of \(field.name)"
+        }
+        if let last = value.last, last == 0x20 || last == 0x09 {
+            return "trailing whitespace in the value of \(field.name)"
+        }
         return nil
     }
 

@@ -27,7 +27,9 @@ public enum QPACKStaticTable {
         let byName: [String: [Int]]
         init() {
             var byName: [String: [Int]] = [:]
-            for (index, entry) in QPACKStaticTable.entries.enumerated() { byName[entry.name, default: []].append(index) }
+            for (index, entry) in QPACKStaticTable.entries.enumerated() {
+                byName[entry.name, default: []].append(index)
+            }
             self.byName = byName
         }
     }

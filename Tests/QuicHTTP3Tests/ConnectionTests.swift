@@ -43,13 +43,17 @@ struct Pair {
             for stream in toServer.keys.shuffled(using: &rng) {
                 let (bytes, fin) = toServer.removeValue(forKey: stream)!
                 var generator = rng
-                serverSaw += try feed(&server, stream, bytes, fin: fin) { remaining in 1 + generator.below(min(remaining, maxChunk)) }
+                serverSaw += try feed(&server, stream, bytes, fin: fin) { remaining in
+                    1 + generator.below(min(remaining, maxChunk))
+                }
                 rng = generator
             }
             for stream in toClient.keys.shuffled(using: &rng) {
                 let (bytes, fin) = toClient.removeValue(forKey: stream)!
                 var generator = rng
-                clientSaw += try feed(&client, stream, bytes, fin: fin) { remaining in 1 + generator.below(min(remaining, maxChunk)) }
+                clientSaw += try feed(&client, stream, bytes, fin: fin) { remaining in
+                    1 + generator.below(min(remaining, maxChunk))
+                }
                 rng = generator
             }
         }
@@ -57,7 +61,10 @@ struct Pair {
 
     /// All body bytes seen for `stream`, concatenated.
     static func body(_ seen: [Seen], _ stream: StreamID) -> [UInt8] {
-        seen.flatMap { event -> [UInt8] in if case .data(stream, let bytes) = event { return bytes }; return [] }
+        seen.flatMap { event -> [UInt8] in
+            if case .data(stream, let bytes) = event { return bytes }
+            return []
+        }
     }
 }
 
@@ -67,19 +74,29 @@ struct ExchangeTests {
     func oneMegabyte(seed: UInt64) throws {
         var pair = Pair(seed: seed, maxChunk: seed == 1 ? 7 : 9000)
         let stream = StreamID.clientBidi(0)
-        let request = pair.client.encodeRequest(stream: stream, authority: "example.com", path: "/1048576", headers: [HTTPField("user-agent", "quicxdp-test")])
+        let request = pair.client.encodeRequest(
+            stream: stream, authority: "example.com", path: "/1048576",
+            headers: [HTTPField("user-agent", "quicxdp-test")])
         pair.clientWrites(stream, request, fin: true)
         try pair.run()
 
         #expect(pair.serverSaw.contains(.settings(pair.client.localSettings)))
-        let expectedRequest = getRequest.map { $0.name == ":authority" ? HTTPField(":authority", "example.com") : $0 }
-            .map { $0.name == ":path" ? HTTPField(":path", "/1048576") : $0 } + [HTTPField("user-agent", "quicxdp-test")]
-        let requestEvents = pair.serverSaw.filter { if case .settings = $0 { return false }; return true }
+        let expectedRequest =
+            getRequest.map { $0.name == ":authority" ? HTTPField(":authority", "example.com") : $0 }
+            .map { $0.name == ":path" ? HTTPField(":path", "/1048576") : $0 } + [
+                HTTPField("user-agent", "quicxdp-test")
+            ]
+        let requestEvents = pair.serverSaw.filter {
+            if case .settings = $0 { return false }
+            return true
+        }
         #expect(requestEvents == [.request(stream, expectedRequest), .end(stream)])
 
         var rng = SeededGenerator(seed: seed)
         let body = rng.bytes(1 << 20)
-        let responseFields = [HTTPField("content-type", "application/octet-stream"), HTTPField("content-length", String(body.count))]
+        let responseFields = [
+            HTTPField("content-type", "application/octet-stream"), HTTPField("content-length", String(body.count)),
+        ]
         pair.serverWrites(stream, pair.server.encodeResponse(status: 200, headers: responseFields))
         var offset = 0
         while offset < body.count {
@@ -91,12 +108,47 @@ struct ExchangeTests {
         pair.serverWrites(stream, [], fin: true)
         try pair.run()
 
-        #expect(pair.clientSaw.first { if case .settings = $0 { return true }; return false } == .settings(pair.server.localSettings))
-        let responseEvents = pair.clientSaw.filter { if case .settings = $0 { return false }; return true }
+        #expect(
+            pair.clientSaw.first {
+                if case .settings = $0 { return true }
+                return false
+            } == .settings(pair.server.localSettings))
+        let responseEvents = pair.clientSaw.filter {
+            if case .settings = $0 { return false }
+            return true
+        }
         #expect(responseEvents.first == .response(stream, [HTTPField(":status", "200")] + responseFields))
         #expect(responseEvents.last == .end(stream))
         #expect(Pair.body(pair.clientSaw, stream) == body)
         #expect(pair.client.peerSettings?.maxFieldSectionSize == 65536)
+    }
+
+    @Test("a request stream split into two reads at every byte gives the same events")
+    func splitRequestStream() throws {
+        let stream = StreamID.clientBidi(0)
+        let bytes =
+            headersFrame(getRequest + [HTTPField("content-length", "5")])
+            + HTTP3Frame.unknown(type: 0x40, payload: [7]).encoded
+            + dataFrame([1, 2]) + dataFrame([3, 4, 5]) + headersFrame([HTTPField("x-t", "done")])
+        let expected: [Seen] = [
+            .request(stream, getRequest + [HTTPField("content-length", "5")]), .data(stream, [1, 2, 3, 4, 5]),
+            .trailers(stream, [HTTPField("x-t", "done")]), .end(stream),
+        ]
+        for cut in 0...bytes.count {
+            var server = HTTP3Connection(role: .server)
+            var seen = try feed(&server, stream, Array(bytes[..<cut]))
+            seen += try feed(&server, stream, Array(bytes[cut...]), fin: true)
+            // Data split across the two reads arrives as two events; join them to compare.
+            var joined: [Seen] = []
+            for event in seen {
+                if case .data(let s, let more) = event, case .data(s, let earlier)? = joined.last {
+                    joined[joined.count - 1] = .data(s, earlier + more)
+                } else {
+                    joined.append(event)
+                }
+            }
+            #expect(joined == expected, "split at \(cut)")
+        }
     }
 
     @Test("120 concurrent requests on one connection, delivered interleaved")
@@ -104,7 +156,8 @@ struct ExchangeTests {
         var pair = Pair(seed: 99, maxChunk: 50)
         let streams = (0..<120).map { StreamID.clientBidi(UInt64($0)) }
         for (index, stream) in streams.enumerated() {
-            pair.clientWrites(stream, pair.client.encodeRequest(stream: stream, authority: "h", path: "/\(index)"), fin: true)
+            pair.clientWrites(
+                stream, pair.client.encodeRequest(stream: stream, authority: "h", path: "/\(index)"), fin: true)
         }
         try pair.run()
         var paths: [StreamID: String] = [:]
@@ -125,11 +178,21 @@ struct ExchangeTests {
     func interimAndTrailers() throws {
         var pair = Pair(seed: 5, maxChunk: 3)
         let stream = StreamID.clientBidi(0)
-        pair.clientWrites(stream, pair.client.encodeRequest(stream: stream, method: "POST", authority: "h", path: "/upload", headers: [HTTPField("content-length", "4")]))
-        pair.clientWrites(stream, HTTP3Frame.unknown(type: 0x21, payload: [1, 2, 3]).encoded + dataFrame([1, 2]) + dataFrame([]) + dataFrame([3, 4]))
+        pair.clientWrites(
+            stream,
+            pair.client.encodeRequest(
+                stream: stream, method: "POST", authority: "h", path: "/upload",
+                headers: [HTTPField("content-length", "4")]))
+        pair.clientWrites(
+            stream,
+            HTTP3Frame.unknown(type: 0x21, payload: [1, 2, 3]).encoded + dataFrame([1, 2]) + dataFrame([])
+                + dataFrame([3, 4]))
         pair.clientWrites(stream, pair.client.encodeHeaders([HTTPField("x-checksum", "abc")]), fin: true)
         try pair.run()
-        let serverEvents = pair.serverSaw.filter { if case .settings = $0 { return false }; return true }
+        let serverEvents = pair.serverSaw.filter {
+            if case .settings = $0 { return false }
+            return true
+        }
         #expect(serverEvents.count == 4)
         #expect(serverEvents[1] == .data(stream, [1, 2, 3, 4]))
         #expect(serverEvents[2] == .trailers(stream, [HTTPField("x-checksum", "abc")]))
@@ -137,10 +200,18 @@ struct ExchangeTests {
 
         pair.serverWrites(stream, pair.server.encodeResponse(status: 103, headers: [HTTPField("link", "</s.css>")]))
         pair.serverWrites(stream, pair.server.encodeResponse(status: 100))
-        pair.serverWrites(stream, pair.server.encodeResponse(status: 204, headers: [HTTPField("content-length", "10")]), fin: true)
+        pair.serverWrites(
+            stream, pair.server.encodeResponse(status: 204, headers: [HTTPField("content-length", "10")]), fin: true)
         try pair.run()
-        let clientEvents = pair.clientSaw.filter { if case .settings = $0 { return false }; return true }
-        #expect(clientEvents.map { if case .response(_, let f) = $0 { return f[":status"] ?? "" }; return "other" } == ["103", "100", "204", "other"])
+        let clientEvents = pair.clientSaw.filter {
+            if case .settings = $0 { return false }
+            return true
+        }
+        #expect(
+            clientEvents.map {
+                if case .response(_, let f) = $0 { return f[":status"] ?? "" }
+                return "other"
+            } == ["103", "100", "204", "other"])
         #expect(clientEvents.last == .end(stream))
     }
 
@@ -163,7 +234,11 @@ struct ExchangeTests {
         pair.clientWrites(late, pair.client.encodeRequest(stream: late, authority: "h", path: "/late"), fin: true)
         try pair.run()
         #expect(pair.serverSaw.contains(.streamError(late, .requestRejected)))
-        #expect(!pair.serverSaw.contains { if case .request(late, _) = $0 { return true }; return false })
+        #expect(
+            !pair.serverSaw.contains {
+                if case .request(late, _) = $0 { return true }
+                return false
+            })
         // A later GOAWAY may only lower the identifier.
         #expect(pair.server.encodeGoaway(id: 40) == HTTP3Frame.goaway(id: 12).encoded)
         #expect(pair.server.encodeGoaway(id: 4) == HTTP3Frame.goaway(id: 4).encoded)
@@ -176,7 +251,8 @@ struct ExchangeTests {
         var connection = HTTP3Connection(role: .client, configuration: configuration)
         // Type 0x00; SETTINGS (0x04), length 5: MAX_FIELD_SECTION_SIZE (0x06) = 65536. QPACK
         // capacity and blocked streams are left at their default of 0.
-        #expect(connection.openLocalStream(.control, id: .clientUni(0)) == [0x00, 0x04, 0x05, 0x06, 0x80, 0x01, 0x00, 0x00])
+        #expect(
+            connection.openLocalStream(.control, id: .clientUni(0)) == [0x00, 0x04, 0x05, 0x06, 0x80, 0x01, 0x00, 0x00])
         #expect(connection.openLocalStream(.qpackEncoder, id: .clientUni(1)) == [0x02])
         #expect(connection.openLocalStream(.qpackDecoder, id: .clientUni(2)) == [0x03])
 
@@ -208,19 +284,25 @@ struct AioquicCaptureTests {
         seen += try feed(&server, .clientUni(0), hex("0004090150000710080121010d0108"))
         seen += try feed(&server, .clientUni(1), hex("02"))
         seen += try feed(&server, .clientUni(2), hex("03"))
-        seen += try feed(&server, .clientBidi(0), hex("01260000d1d7508aa0e41d139d09b8d34cb3518860d5485f2bce9a685f5089198fdad31180aeeae2"), fin: true)
+        seen += try feed(
+            &server, .clientBidi(0),
+            hex("01260000d1d7508aa0e41d139d09b8d34cb3518860d5485f2bce9a685f5089198fdad31180aeeae2"), fin: true)
         var settings = HTTP3Settings()
         settings.qpackMaxTableCapacity = 4096
         settings.qpackBlockedStreams = 16
         settings.other = [.init(0x08, 1), .init(0x21, 1)]
-        #expect(seen == [
-            .settings(settings),
-            .request(.clientBidi(0), [
-                HTTPField(":method", "GET"), HTTPField(":scheme", "https"), HTTPField(":authority", "localhost:4433"),
-                HTTPField(":path", "/index.html"), HTTPField("user-agent", "aioquic/1.7.2"),
-            ]),
-            .end(.clientBidi(0)),
-        ])
+        #expect(
+            seen == [
+                .settings(settings),
+                .request(
+                    .clientBidi(0),
+                    [
+                        HTTPField(":method", "GET"), HTTPField(":scheme", "https"),
+                        HTTPField(":authority", "localhost:4433"),
+                        HTTPField(":path", "/index.html"), HTTPField("user-agent", "aioquic/1.7.2"),
+                    ]),
+                .end(.clientBidi(0)),
+            ])
     }
 
     /// aioquic server answering a client that advertised QPACK capacity 0 (ours): its encoder
@@ -234,15 +316,21 @@ struct AioquicCaptureTests {
         seen += try feed(&client, .serverUni(0), hex("000409015000071008012101"))
         seen += try feed(&client, .serverUni(1), hex("02"))
         seen += try feed(&client, .serverUni(2), hex("03"))
-        seen += try feed(&client, stream, hex("011c0000d95f4d89198fdad31180aeeae25f1d87497ca589d34d1f540135000568656c6c6f"), fin: true, chunk: { _ in 1 })
-        #expect(seen.dropFirst() == [
-            .response(stream, [
-                HTTPField(":status", "200"), HTTPField("server", "aioquic/1.7.2"), HTTPField("content-type", "text/html"),
-                HTTPField("content-length", "5"),
-            ]),
-            .data(stream, Array("hello".utf8)),
-            .end(stream),
-        ])
+        seen += try feed(
+            &client, stream, hex("011c0000d95f4d89198fdad31180aeeae25f1d87497ca589d34d1f540135000568656c6c6f"),
+            fin: true, chunk: { _ in 1 })
+        #expect(
+            seen.dropFirst() == [
+                .response(
+                    stream,
+                    [
+                        HTTPField(":status", "200"), HTTPField("server", "aioquic/1.7.2"),
+                        HTTPField("content-type", "text/html"),
+                        HTTPField("content-length", "5"),
+                    ]),
+                .data(stream, Array("hello".utf8)),
+                .end(stream),
+            ])
     }
 
     /// What aioquic's server sends a client that advertised capacity 4096: Set Dynamic Table
@@ -279,15 +367,22 @@ struct Nghttp3CaptureTests {
         seen += try feed(&server, .clientUni(0), Self.controlStream, chunk: { _ in 1 })
         seen += try feed(&server, .clientUni(2), hex("03"))
         seen += try feed(&server, .clientUni(1), hex("02"))
-        seen += try feed(&server, .clientBidi(0), hex("012c0000d1d7508aa0e41d139d09b8d34cb3518860d5485f2bce9a685f508faa69d29ad962a9924ac4a128316a4f"), fin: true)
-        #expect(seen == [
-            .settings(Self.settings),
-            .request(.clientBidi(0), [
-                HTTPField(":method", "GET"), HTTPField(":scheme", "https"), HTTPField(":authority", "localhost:4433"),
-                HTTPField(":path", "/index.html"), HTTPField("user-agent", "nghttp3/ngtcp2 client"),
-            ]),
-            .end(.clientBidi(0)),
-        ])
+        seen += try feed(
+            &server, .clientBidi(0),
+            hex("012c0000d1d7508aa0e41d139d09b8d34cb3518860d5485f2bce9a685f508faa69d29ad962a9924ac4a128316a4f"),
+            fin: true)
+        #expect(
+            seen == [
+                .settings(Self.settings),
+                .request(
+                    .clientBidi(0),
+                    [
+                        HTTPField(":method", "GET"), HTTPField(":scheme", "https"),
+                        HTTPField(":authority", "localhost:4433"),
+                        HTTPField(":path", "/index.html"), HTTPField("user-agent", "nghttp3/ngtcp2 client"),
+                    ]),
+                .end(.clientBidi(0)),
+            ])
     }
 
     /// nghttp3 answering after it read our SETTINGS (capacity 0): static and literal lines only.
@@ -300,16 +395,21 @@ struct Nghttp3CaptureTests {
         seen += try feed(&client, .serverUni(0), Self.controlStream)
         seen += try feed(&client, .serverUni(2), hex("03"))
         seen += try feed(&client, .serverUni(1), hex("02"))
-        let response = hex("011a0000d95f4d8faa69d29ad962a9924ac4a20b6772d9f554023138001268656c6c6f2066726f6d206e676874747033")
+        let response = hex(
+            "011a0000d95f4d8faa69d29ad962a9924ac4a20b6772d9f554023138001268656c6c6f2066726f6d206e676874747033")
         seen += try feed(&client, stream, response, fin: true, chunk: { _ in 3 })
-        #expect(seen == [
-            .settings(Self.settings),
-            .response(stream, [
-                HTTPField(":status", "200"), HTTPField("server", "nghttp3/ngtcp2 server"), HTTPField("content-type", "text/plain"),
-                HTTPField("content-length", "18"),
-            ]),
-            .data(stream, Array("hello from nghttp3".utf8)),
-            .end(stream),
-        ])
+        #expect(
+            seen == [
+                .settings(Self.settings),
+                .response(
+                    stream,
+                    [
+                        HTTPField(":status", "200"), HTTPField("server", "nghttp3/ngtcp2 server"),
+                        HTTPField("content-type", "text/plain"),
+                        HTTPField("content-length", "18"),
+                    ]),
+                .data(stream, Array("hello from nghttp3".utf8)),
+                .end(stream),
+            ])
     }
 }

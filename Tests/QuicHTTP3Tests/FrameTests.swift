@@ -39,7 +39,10 @@ struct FrameTests {
     /// All sample frames back to back, split at every byte boundary, and one byte at a time.
     @Test("the frame reader gives the same frames however the bytes are split")
     func splitAtEveryByte() throws {
-        let frames = Self.sampleFrames().filter { if case .data(let bytes) = $0 { return bytes.count < 100 }; return true }
+        let frames = Self.sampleFrames().filter {
+            if case .data(let bytes) = $0 { return bytes.count < 100 }
+            return true
+        }
         let stream = frames.flatMap(\.encoded)
         let expected = try parse([stream])
         #expect(expected == frames)
@@ -64,7 +67,12 @@ struct FrameTests {
                     case .header(let type, let length):
                         if type == HTTP3FrameType.data {
                             reader.readPayload(as: .stream)
-                            if length == 0 { frames.append(.data([])) } else { dataInProgress = []; dataRemaining = length }
+                            if length == 0 {
+                                frames.append(.data([]))
+                            } else {
+                                dataInProgress = []
+                                dataRemaining = length
+                            }
                         } else {
                             reader.readPayload(as: .gather)
                         }
@@ -105,7 +113,9 @@ struct FrameTests {
             (HTTP3FrameType.settings, [0x06]), (HTTP3FrameType.settings, [0x06, 0x40]),
             (HTTP3FrameType.pushPromise, []),
         ] as [(UInt64, [UInt8])] {
-            #expect(connectionError { () throws(HTTP3Error) in _ = try HTTP3Frame.decode(type: type, payload: payload) }?.code == .frameError)
+            #expect(
+                connectionError { () throws(HTTP3Error) in _ = try HTTP3Frame.decode(type: type, payload: payload) }?
+                    .code == .frameError)
         }
     }
 
@@ -116,7 +126,9 @@ struct FrameTests {
         }
         #expect(decode([0x06, 0x10, 0x06, 0x20]) == .settingsError)
         for reserved: UInt8 in [0x00, 0x02, 0x03, 0x04, 0x05] { #expect(decode([reserved, 0x00]) == .settingsError) }
-        let settings = try HTTP3Settings.decodePayload([0x01, 0x00, 0x07, 0x00, 0x21, 0x05, 0x08, 0x01, 0x06, 0x44, 0x00])
+        let settings = try HTTP3Settings.decodePayload([
+            0x01, 0x00, 0x07, 0x00, 0x21, 0x05, 0x08, 0x01, 0x06, 0x44, 0x00,
+        ])
         #expect(settings.qpackMaxTableCapacity == 0 && settings.qpackBlockedStreams == 0)
         #expect(settings.maxFieldSectionSize == 0x400)
         #expect(settings.other == [.init(0x21, 5), .init(0x08, 1)])
@@ -147,7 +159,9 @@ struct FrameTests {
             let header = HTTP3Connection.encodeDataFrameHeader(length: length)
             #expect(header.count == HTTP3Connection.dataFrameHeaderLength(length: length))
             if length < 20000 {
-                #expect(header + [UInt8](repeating: 7, count: length) == HTTP3Frame.data([UInt8](repeating: 7, count: length)).encoded)
+                #expect(
+                    header + [UInt8](repeating: 7, count: length)
+                        == HTTP3Frame.data([UInt8](repeating: 7, count: length)).encoded)
             }
             var buffer = [UInt8](repeating: 0, count: 16)
             let written = buffer.withUnsafeMutableBytes { raw -> Int in

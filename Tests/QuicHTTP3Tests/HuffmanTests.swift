@@ -1,5 +1,6 @@
-@testable import QuicHTTP3
 import Testing
+
+@testable import QuicHTTP3
 
 @Suite("Huffman code (RFC 7541 §5.2, Appendix B)")
 struct HuffmanTests {
@@ -85,7 +86,9 @@ struct HuffmanTests {
     func rejectsLongPadding() {
         // "a" as 00011 + 111 is valid; a whole extra 0xff byte makes 11 bits of padding.
         #expect((try? Huffman.decode(bitsToBytes("00011111"))) == Array("a".utf8))
-        #expect(throws: Huffman.DecodingError.paddingTooLong) { try Huffman.decode(bitsToBytes("00011111" + "11111111")) }
+        #expect(throws: Huffman.DecodingError.paddingTooLong) {
+            try Huffman.decode(bitsToBytes("00011111" + "11111111"))
+        }
         #expect(throws: Huffman.DecodingError.paddingTooLong) { try Huffman.decode([0xff]) }
     }
 

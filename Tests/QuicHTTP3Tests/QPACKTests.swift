@@ -1,5 +1,6 @@
-@testable import QuicHTTP3
 import Testing
+
+@testable import QuicHTTP3
 
 @Suite("QPACK (RFC 9204) with a zero-capacity dynamic table")
 struct QPACKTests {
@@ -43,7 +44,10 @@ struct QPACKTests {
         var rng = SeededGenerator(seed: 1)
         for bits in 1...8 {
             let flags = UInt8(truncatingIfNeeded: 0xff << bits)
-            let edges: [UInt64] = [0, 1, (1 << UInt64(bits)) - 2, (1 << UInt64(bits)) - 1, 1 << UInt64(bits), 127, 128, 16383, QPACKPrimitive.maxInteger]
+            let edges: [UInt64] = [
+                0, 1, (1 << UInt64(bits)) - 2, (1 << UInt64(bits)) - 1, 1 << UInt64(bits), 127, 128, 16383,
+                QPACKPrimitive.maxInteger,
+            ]
             for value in edges + (0..<50).map({ _ in rng.next() >> UInt64(2 + rng.below(60)) }) {
                 let bytes = encode(value, bits, flags: flags)
                 #expect(bytes[0] & flags == flags, "flags kept above a \(bits)-bit prefix")
@@ -79,13 +83,16 @@ struct QPACKTests {
         #expect(QPACKEncoder.encode([HTTPField(":method", "GET")]) == [0, 0, 0xd1])
         #expect(QPACKEncoder.encode([HTTPField(":status", "200")]) == [0, 0, 0xd9])
         // :authority (0) with a value: 0101 0000, then the Huffman-coded value (C.4.1 bytes).
-        #expect(QPACKEncoder.encode([HTTPField(":authority", "www.example.com")]) == [0, 0, 0x50, 0x8c] + hex("f1e3 c2e5 f23a 6ba0 ab90 f4ff"))
+        #expect(
+            QPACKEncoder.encode([HTTPField(":authority", "www.example.com")]) == [0, 0, 0x50, 0x8c]
+                + hex("f1e3 c2e5 f23a 6ba0 ab90 f4ff"))
         // A name not in the table: 0010 H NameLen(3+). "custom-key" Huffman-codes to 8 bytes:
         // 0x20 | 0x08 | 7, then the continuation 8 − 7 = 1.
         let custom = QPACKEncoder.encode([HTTPField("custom-key", "custom-value")])
         #expect(custom == [0, 0, 0x2f, 0x01] + hex("25a8 49e9 5ba9 7d7f") + [0x89] + hex("25a8 49e9 5bb8 e8b4 bf"))
         // Uppercase names are lowercased before encoding (RFC 9114 §4.2).
-        #expect(try decoder.decode(QPACKEncoder.encode([HTTPField("User-Agent", "x")])) == [HTTPField("user-agent", "x")])
+        #expect(
+            try decoder.decode(QPACKEncoder.encode([HTTPField("User-Agent", "x")])) == [HTTPField("user-agent", "x")])
         // A short value whose Huffman form is not shorter stays raw: "/" is 6 bits → 1 byte = 1 raw.
         #expect(QPACKEncoder.encode([HTTPField(":path", "/a")]).suffix(3) == [0x02, 0x2f, 0x61])
     }
@@ -105,7 +112,9 @@ struct QPACKTests {
                     field.rawValue = rng.bytes(rng.below(300))
                     fields.append(field)
                 default:
-                    let name = String(decoding: (0..<(1 + rng.below(40))).map { _ in alphabet[rng.below(alphabet.count)] }, as: UTF8.self)
+                    let name = String(
+                        decoding: (0..<(1 + rng.below(40))).map { _ in alphabet[rng.below(alphabet.count)] },
+                        as: UTF8.self)
                     fields.append(HTTPField(name: name, rawValue: rng.bytes(rng.below(100))))
                 }
             }
@@ -122,6 +131,10 @@ struct QPACKTests {
         ("truncated prefix integer: 6-bit index continues past the end", [0x00, 0x00, 0xff], .truncated),
         ("truncated continuation byte", [0x00, 0x00, 0xff, 0x80], .truncated),
         ("integer beyond 62 bits", [0x00, 0x00, 0xff] + [UInt8](repeating: 0xff, count: 9) + [0x01], .integerTooLarge),
+        (
+            "a non-minimal integer padded with 0x80 bytes past 62 bits",
+            [0x00, 0x00, 0xff] + [UInt8](repeating: 0x80, count: 9) + [0x00], .integerTooLarge
+        ),
         ("static index 99, past the table (§3.1)", [0x00, 0x00, 0xff, 0x24], .invalidStaticIndex(99)),
         ("name reference to static index 200", [0x00, 0x00, 0x5f, 0xb9, 0x01, 0x00], .invalidStaticIndex(200)),
         ("indexed dynamic reference (T=0, §4.5.2)", [0x00, 0x00, 0x80], .dynamicTableReference),
@@ -162,7 +175,8 @@ struct QPACKTests {
     @Test("no input traps the decoder: every truncation and random bytes either decode or throw")
     func neverTraps() {
         var rng = SeededGenerator(seed: 42)
-        let valid = QPACKEncoder.encode(getRequest + [HTTPField("user-agent", "quicxdp"), HTTPField("x-custom", "ünïcode")])
+        let valid = QPACKEncoder.encode(
+            getRequest + [HTTPField("user-agent", "quicxdp"), HTTPField("x-custom", "ünïcode")])
         for cut in 0..<valid.count { _ = try? decoder.decode(Array(valid[..<cut])) }
         for _ in 0..<5000 {
             var bytes = [0, 0] + rng.bytes(rng.below(40))
@@ -176,14 +190,17 @@ struct QPACKTests {
     @Test("field sections from aioquic/ls-qpack decode")
     func aioquicSections() throws {
         let request = hex("0000d1d7508aa0e41d139d09b8d34cb3518860d5485f2bce9a685f5089198fdad31180aeeae2")
-        #expect(try decoder.decode(request) == [
-            HTTPField(":method", "GET"), HTTPField(":scheme", "https"), HTTPField(":authority", "localhost:4433"),
-            HTTPField(":path", "/index.html"), HTTPField("user-agent", "aioquic/1.7.2"),
-        ])
+        #expect(
+            try decoder.decode(request) == [
+                HTTPField(":method", "GET"), HTTPField(":scheme", "https"), HTTPField(":authority", "localhost:4433"),
+                HTTPField(":path", "/index.html"), HTTPField("user-agent", "aioquic/1.7.2"),
+            ])
         let response = hex("0000d95f4d89198fdad31180aeeae25f1d87497ca589d34d1f540135")
-        #expect(try decoder.decode(response) == [
-            HTTPField(":status", "200"), HTTPField("server", "aioquic/1.7.2"), HTTPField("content-type", "text/html"),
-            HTTPField("content-length", "5"),
-        ])
+        #expect(
+            try decoder.decode(response) == [
+                HTTPField(":status", "200"), HTTPField("server", "aioquic/1.7.2"),
+                HTTPField("content-type", "text/html"),
+                HTTPField("content-length", "5"),
+            ])
     }
 }

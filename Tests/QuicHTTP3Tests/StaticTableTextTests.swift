@@ -4,7 +4,8 @@ import Testing
 
 /// The RFC text in the project's shared folder (`../shared/rfc` beside the package), when present.
 let rfc9204Text: String? = {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
     let path = root.deletingLastPathComponent().appendingPathComponent("shared/rfc/rfc9204.txt").path
     return try? String(contentsOfFile: path, encoding: .utf8)
 }()
@@ -23,7 +24,9 @@ struct StaticTableTextTests {
         let end = try #require(text.range(of: "Table 4: Static Table", range: appendix.upperBound..<text.endIndex))
         var rows: [(index: Int, name: String, value: String)] = []
         for line in text[appendix.upperBound..<end.lowerBound].split(separator: "\n") {
-            let cells = line.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            let cells = line.split(separator: "|", omittingEmptySubsequences: false).map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
             guard cells.count == 5, cells[0].isEmpty, cells[4].isEmpty else { continue }
             if let index = Int(cells[1]) {
                 rows.append((index, cells[2], cells[3]))

@@ -44,10 +44,18 @@ enum Seen: Hashable {
 }
 
 extension StreamID {
-    static func clientBidi(_ index: UInt64) -> StreamID { StreamID(index: index, initiator: .client, direction: .bidirectional) }
-    static func clientUni(_ index: UInt64) -> StreamID { StreamID(index: index, initiator: .client, direction: .unidirectional) }
-    static func serverUni(_ index: UInt64) -> StreamID { StreamID(index: index, initiator: .server, direction: .unidirectional) }
-    static func serverBidi(_ index: UInt64) -> StreamID { StreamID(index: index, initiator: .server, direction: .bidirectional) }
+    static func clientBidi(_ index: UInt64) -> StreamID {
+        StreamID(index: index, initiator: .client, direction: .bidirectional)
+    }
+    static func clientUni(_ index: UInt64) -> StreamID {
+        StreamID(index: index, initiator: .client, direction: .unidirectional)
+    }
+    static func serverUni(_ index: UInt64) -> StreamID {
+        StreamID(index: index, initiator: .server, direction: .unidirectional)
+    }
+    static func serverBidi(_ index: UInt64) -> StreamID {
+        StreamID(index: index, initiator: .server, direction: .bidirectional)
+    }
 }
 
 /// Feeds `bytes` to `connection` in chunks whose sizes `chunk` picks (1 ... remaining), with `fin`
