@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "QuicCore", targets: ["QuicCore"]),
         .library(name: "QuicDatapath", targets: ["QuicDatapath"]),
         .library(name: "QuicXDP", targets: ["QuicXDP"]),
+        .library(name: "QuicHTTP3", targets: ["QuicHTTP3"]),
         .executable(name: "quicxdp", targets: ["QuicXDPTool"]),
     ],
     dependencies: [
@@ -37,11 +38,14 @@ let package = Package(
         .target(name: "QuicCrypto", dependencies: ["QuicWire", "COpenSSL", "CQuicShim"]),
         .target(name: "QuicTLS", dependencies: ["QuicCrypto", "QuicWire"]),
         .target(name: "QuicCore", dependencies: ["QuicWire", "QuicCrypto", "QuicTLS"]),
+        // HTTP/3 (RFC 9114) and QPACK (RFC 9204) as a sans-IO codec and state machine over stream
+        // bytes; QuicCore streams are plugged in by the embedding layer.
+        .target(name: "QuicHTTP3", dependencies: ["QuicWire"]),
 
         // XDP program loading, pinned maps, AF_XDP and UDP ports, offloads, the poll-mode engine.
         .target(name: "QuicDatapath", dependencies: ["QuicWire", "QuicCore", "CLibXDP", "CQuicShim"]),
         // The embedding API and the applications the tool runs (file server, downloader).
-        .target(name: "QuicXDP", dependencies: ["QuicCore", "QuicCrypto", "QuicDatapath", "QuicTLS", "QuicWire"]),
+        .target(name: "QuicXDP", dependencies: ["QuicCore", "QuicCrypto", "QuicDatapath", "QuicTLS", "QuicWire", "QuicHTTP3"]),
         // The operator's tool; the binary is `quicxdp` (target name avoids clashing with the
         // future QuicXDP embedding module on case-insensitive file systems).
         .executableTarget(
@@ -54,6 +58,7 @@ let package = Package(
         ),
 
         .testTarget(name: "QuicWireTests", dependencies: ["QuicWire"]),
+        .testTarget(name: "QuicHTTP3Tests", dependencies: ["QuicHTTP3", "QuicWire"]),
         .testTarget(name: "QuicCoreTests", dependencies: ["QuicCore", "QuicWire", "QuicCrypto", "QuicTLS"]),
         .testTarget(
             name: "QuicDatapathTests",
