@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: all deps build test bench bpf clean
+.PHONY: all deps build test bench bpf clean demo interop
 
 all: build
 
@@ -24,6 +24,13 @@ bench: deps bpf
 	$(SWIFT) run -c release $(SWIFT_BUILD_FLAGS) CoreBench
 	$(SWIFT) run -c release $(SWIFT_BUILD_FLAGS) TLSBench
 	$(SWIFT) run -c release $(SWIFT_BUILD_FLAGS) DatapathBench
+
+demo: deps bpf
+	tools/demo.sh
+
+interop: deps bpf
+	$(SWIFT) build -c release --product quicxdp $(SWIFT_BUILD_FLAGS)
+	tools/interop/interop.py
 
 clean:
 	rm -rf .build

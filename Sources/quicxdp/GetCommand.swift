@@ -6,7 +6,7 @@ import QuicXDP
 struct GetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "get",
-        abstract: "Download URLs over QUIC (hq-interop); several URLs share one connection.")
+        abstract: "Download URLs over QUIC (HTTP/3 or hq-interop); several URLs share one connection.")
 
     @Argument(help: "https://HOST[:PORT]/PATH (all for the same server).")
     var urls: [String]
@@ -14,8 +14,8 @@ struct GetCommand: ParsableCommand {
     @Option(name: .long, help: "Directory for the files, or - for standard output (default: the current directory).")
     var output: String = "."
 
-    @Option(name: .long, help: "Application protocol: hq-interop.")
-    var alpn: String = "hq-interop"
+    @Option(name: .long, help: "Application protocol: h3 or hq-interop.")
+    var alpn: String = "h3"
 
     @Option(name: .long, help: "PEM file of CA certificates to verify the server with (default: the system store).")
     var ca: String?
@@ -57,7 +57,10 @@ struct GetCommand: ParsableCommand {
         for url in parsed where url.host != first.host || url.port != first.port {
             throw ValidationError("all URLs must name the same server (\(first.host):\(first.port)); \(url.text) does not")
         }
-        guard alpn == "hq-interop" else { throw ValidationError("--alpn \(alpn) is not supported yet; use hq-interop") }
+        guard let applicationProtocol = Downloader.ApplicationProtocol(rawValue: alpn) else {
+            throw ValidationError("--alpn \(alpn) is not supported; use h3 or hq-interop")
+        }
+        let authority = first.port == 443 ? first.hostForAuthority : "\(first.hostForAuthority):\(first.port)"
         if zeroRTT && session == nil { throw ValidationError("--zero-rtt needs --session FILE to keep tickets in") }
         let server = try resolve(first.host, port: first.port)
         let requests = try outputs(for: parsed)
@@ -97,7 +100,8 @@ struct GetCommand: ParsableCommand {
         let setup = EngineHost.Setup<Downloader>(
             endpoint: { _ in EndpointConfiguration(idGenerator: QuicLBConnectionIDGenerator(serverID: 0)) },
             application: { _, control in
-                var downloader = Downloader(requests: requests, progress: progress, control: control)
+                var downloader = Downloader(
+                    requests: requests, protocol: applicationProtocol, authority: authority, progress: progress, control: control)
                 downloader.keyUpdate = keyUpdate
                 return downloader
             },
@@ -153,6 +157,8 @@ struct ParsedURL {
     let port: UInt16
     let path: String
     var isAddressLiteral: Bool { IPAddress(host) != nil }
+    /// The host as it goes in :authority (IPv6 literals in brackets).
+    var hostForAuthority: String { host.contains(":") ? "[\(host)]" : host }
 
     init(_ text: String) throws {
         self.text = text

@@ -74,6 +74,14 @@ def setup_aioquic():
     return python
 
 
+def setup_ngtcp2():
+    if shutil.which("gtlsclient") and shutil.which("gtlsserver"):
+        return
+    log("interop: installing ngtcp2-client and ngtcp2-server (Debian)")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    run(["apt-get", "install", "-y", "-qq", "ngtcp2-client", "ngtcp2-server"], env=env)
+
+
 def make_pki(directory):
     os.makedirs(directory, exist_ok=True)
     cert = os.path.join(directory, "server.pem")
@@ -186,6 +194,18 @@ CASES = {
 }
 QUICK_CASES = ["handshake", "transfer"]
 
+# Which cases each peer can run, and why not the others (reported as unsupported).
+PEERS = {
+    "aioquic-hq": {"alpn": "hq-interop", "unsupported": {
+        ("v2", "server"): "aioquic's client reaches v2 only by compatible version negotiation (RFC 9368), which our server does not do yet (issue 7)"}},
+    "aioquic-h3": {"alpn": "h3", "unsupported": {
+        ("v2", "server"): "aioquic's client reaches v2 only by compatible version negotiation (RFC 9368), which our server does not do yet (issue 7)"}},
+    "ngtcp2-h3": {"alpn": "h3", "unsupported": {
+        ("v2", "server"): "ngtcp2 0.12.1 (Debian) implements only a QUIC v2 draft, not RFC 9369",
+        ("v2", "client"): "ngtcp2 0.12.1 (Debian) implements only a QUIC v2 draft, not RFC 9369"}},
+}
+QUICK_PEERS = ["aioquic-hq", "ngtcp2-h3"]
+
 
 class Runner:
     def __init__(self, args):
@@ -204,9 +224,9 @@ class Runner:
             args += ["--datapath", "udp"]
         return args
 
-    def our_client(self, ns, datapath, urls, out, keylog, case, session):
+    def our_client(self, ns, datapath, urls, out, keylog, case, session, alpn):
         args = ns.enter(ns.client) + [self.binary, "get"] + urls + ["--ca", self.pki("ca.pem"), "--output", out,
-                                                                  "--keylog", keylog]
+                                                                  "--keylog", keylog, "--alpn", alpn]
         if datapath == "afxdp":
             args += ["--dev", ns.client_dev, "--datapath", "afxdp"]
         else:
@@ -233,10 +253,12 @@ class Runner:
                                       "--certificate", self.pki("server.pem"), "--private-key", self.pki("server.key"),
                                       "--host", "::", "--port", str(PORT), "--secrets-log", keylog]
 
-    def aioquic_client(self, ns, urls, out, case, session):
+    def aioquic_client(self, ns, urls, out, case, session, alpn):
         spec = CASES[case]
         args = ns.enter(ns.client) + [self.python, os.path.join(EXAMPLES, "http3_client.py"), "--ca-certs",
-                                      self.pki("ca.pem"), "--legacy-http", "--output-dir", out] + urls
+                                      self.pki("ca.pem"), "--output-dir", out] + urls
+        if alpn == "hq-interop":
+            args += ["--legacy-http"]
         if spec.get("cipher"):
             args += ["--cipher-suites", "CHACHA20_POLY1305_SHA256"]
         if spec.get("keyupdate"):
@@ -249,8 +271,33 @@ class Runner:
                 args += ["--zero-rtt"]
         return args
 
+    # -- ngtcp2 (GnuTLS examples from Debian; HTTP/3 only)
+    def ngtcp2_server(self, ns, www):
+        return ns.enter(ns.server) + ["gtlsserver", "::", str(PORT), self.pki("server.key"), self.pki("server.pem"),
+                                      "-d", www, "-q"]
+
+    def ngtcp2_client(self, ns, urls, out, case, session, directory):
+        spec = CASES[case]
+        args = ns.enter(ns.client) + ["gtlsclient", SERVER_V4, str(PORT)] + urls + ["--download", out,
+                                                                              "--exit-on-all-streams-close", "-q"]
+        if spec.get("cipher"):
+            args += ["--ciphers", "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+CHACHA20-POLY1305"]
+        if spec.get("keyupdate"):
+            args += ["--key-update=100ms"]
+        if session:
+            args += ["--session-file", session, "--tp-file", session + ".tp"]
+            if not spec.get("zerortt"):
+                args += ["--disable-early-data"]
+        return args
+
     def run_case(self, peer, our_role, datapath, case):
         name = f"{case}/{peer}/{'our-server' if our_role == 'server' else 'our-client'}/{datapath}"
+        reason = PEERS[peer]["unsupported"].get((case, our_role))
+        if reason:
+            self.results.append({"case": case, "peer": peer, "our_role": our_role, "datapath": datapath,
+                                 "outcome": "unsupported", "detail": reason, "goodput_mbit": None})
+            log(f"  {'unsupported':11s} {name:48s} {'':>14s}  {reason}")
+            return
         directory = os.path.join(WORK, "runs", name.replace("/", "_"))
         shutil.rmtree(directory, ignore_errors=True)
         www, out = os.path.join(directory, "www"), os.path.join(directory, "downloads")
@@ -267,13 +314,16 @@ class Runner:
             if our_role == "server":
                 server = Process(self.our_server(ns, datapath, www, keylog, None), os.path.join(directory, "server.log"))
                 ready = server.wait_for(r"ready:", 15)
-            else:
+            elif peer.startswith("aioquic"):
                 server = Process(self.aioquic_server(ns, www, os.path.join(directory, "server-keys.log")),
                                  os.path.join(directory, "server.log"), cwd=EXAMPLES)
                 ready = server.wait_for(r"Listening|listening|Running", 15) or (time.sleep(2) or server.proc.poll() is None)
+            else:
+                server = Process(self.ngtcp2_server(ns, www), os.path.join(directory, "server.log"))
+                ready = server.wait_for(r"document root", 10) or (time.sleep(1) or server.proc.poll() is None)
             if not ready:
                 raise RuntimeError("server did not start: " + open(server.log_path).read()[-500:])
-            if peer not in self.captured and case == "transfer" or (self.args.quick and peer not in self.captured):
+            if peer not in self.captured and (case == "transfer" or self.args.quick):
                 capture_path = os.path.join(directory, "capture.pcapng")
                 capture = Process(ns.enter(ns.client) + ["tshark", "-q", "-i", ns.client_dev, "-w", capture_path, "-f", f"udp port {PORT}"],
                                   os.path.join(directory, "tshark.log"))
@@ -286,11 +336,16 @@ class Runner:
                 session = os.path.join(directory, "session.bin")
             client_logs = []
             for index, batch in enumerate(connections):
-                if our_role == "server":
-                    args = self.aioquic_client(ns, batch, out, case, session)
+                alpn = PEERS[peer]["alpn"]
+                client_started = time.time()
+                if our_role == "client":
+                    args = self.our_client(ns, datapath, batch, out, keylog, case, session, alpn)
+                elif peer.startswith("aioquic"):
+                    args = self.aioquic_client(ns, batch, out, case, session, alpn)
                 else:
-                    args = self.our_client(ns, datapath, batch, out, keylog, case, session)
+                    args = self.ngtcp2_client(ns, batch, out, case, session, directory)
                 result = subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=EXAMPLES)
+                self.client_seconds = time.time() - client_started
                 client_log = result.stdout + result.stderr
                 client_logs.append(client_log)
                 with open(os.path.join(directory, f"client{index}.log"), "w") as f:
@@ -309,7 +364,7 @@ class Runner:
                     if run(["cmp", "-s", got, os.path.join(www, file)], check=False).returncode != 0:
                         raise RuntimeError(f"{file} differs from the served file ({os.path.getsize(got)} of {size} bytes)")
                 self.check_case_properties(case, our_role, client_logs, directory)
-                goodput = self.goodput(our_role, client_logs)
+                goodput = self.goodput(our_role, client_logs, peer, sum(size for _, size in CASES[case]["files"]))
                 outcome = "ok"
             if capture:
                 time.sleep(0.5)
@@ -350,8 +405,11 @@ class Runner:
             if spec.get("cipher") and "CHACHA20" not in text.upper() and "0x1303" not in text:
                 pass  # aioquic does not log the suite; the restriction leaves it no other choice
 
-    def goodput(self, our_role, client_logs):
+    def goodput(self, our_role, client_logs, peer=None, bytes_total=0):
         text = "\n".join(client_logs)
+        if our_role == "server" and peer and peer.startswith("ngtcp2"):
+            # gtlsclient prints no rate: bytes over the client process's wall time (a lower bound).
+            return bytes_total * 8 / max(self.client_seconds, 1e-6) / 1e6
         if our_role == "client":
             match = re.findall(r"bytes in [\d.]+ s \(([\d.]+) Mbit/s\)", text)
             return float(match[-1]) if match else None
@@ -375,8 +433,13 @@ class Runner:
     def run_all(self):
         cases = QUICK_CASES if self.args.quick else (self.args.cases.split(",") if self.args.cases else list(CASES))
         datapaths = self.args.datapaths.split(",")
-        peers = self.args.peers.split(",")
-        self.python = setup_aioquic() if "aioquic" in peers else None
+        peers = QUICK_PEERS if self.args.quick and not self.args.peers else (self.args.peers or ",".join(PEERS)).split(",")
+        for peer in peers:
+            if peer not in PEERS:
+                raise SystemExit(f"interop: unknown peer {peer}; choose from {', '.join(PEERS)}")
+        self.python = setup_aioquic() if any(p.startswith("aioquic") for p in peers) else None
+        if any(p.startswith("ngtcp2") for p in peers):
+            setup_ngtcp2()
         make_pki(os.path.join(WORK, "pki"))
         for peer in peers:
             for role in ("server", "client"):
@@ -391,7 +454,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="the short subset `make test` runs")
     parser.add_argument("--cases", help="comma-separated case names: " + ",".join(CASES))
-    parser.add_argument("--peers", default="aioquic")
+    parser.add_argument("--peers", help="comma-separated: " + ",".join(PEERS))
     parser.add_argument("--datapaths", default="afxdp,udp")
     parser.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "quicxdp"))
     parser.add_argument("--json", default=os.path.join(WORK, "results.json"))

@@ -18,11 +18,11 @@ public struct BPFObject: ~Copyable {
     public init(path: String, pinDirectory: String?, loadBaseline: Bool = false) throws(DatapathError) {
         LibbpfLog.install()
         LibbpfLog.clear()
-        var options = bpf_object_open_opts()
-        options.sz = MemoryLayout<bpf_object_open_opts>.size
         let opened: OpaquePointer? = withOptionalCString(pinDirectory) { pinRoot in
-            options.pin_root_path = pinRoot
-            return bpf_object__open_file(path, &options)
+            withLibbpfOptions(bpf_object_open_opts.self, sizeField: \.sz) { options in
+                options.pointee.pin_root_path = pinRoot
+                return bpf_object__open_file(path, options)
+            }
         }
         guard let opened, libbpf_get_error(UnsafeRawPointer(opened)) == 0 else {
             throw DatapathError(.bpfLoadFailed,

@@ -17,17 +17,17 @@ public enum BPFTestRun {
         var lastDuration: UInt32 = 0
         let status: Int32 = packet.withUnsafeBytes { input in
             output.withUnsafeMutableBytes { out in
-                var options = bpf_test_run_opts()
-                options.sz = MemoryLayout<bpf_test_run_opts>.size
-                options.data_in = input.baseAddress
-                options.data_size_in = UInt32(input.count)
-                options.data_out = out.baseAddress
-                options.data_size_out = UInt32(out.count)
-                options.repeat = Int32(count)
-                let result = bpf_prog_test_run_opts(fd, &options)
-                lastRetval = options.retval
-                lastDuration = options.duration
-                return result
+                withLibbpfOptions(bpf_test_run_opts.self, sizeField: \.sz) { options in
+                    options.pointee.data_in = input.baseAddress
+                    options.pointee.data_size_in = UInt32(input.count)
+                    options.pointee.data_out = out.baseAddress
+                    options.pointee.data_size_out = UInt32(out.count)
+                    options.pointee.repeat = Int32(count)
+                    let result = bpf_prog_test_run_opts(fd, options)
+                    lastRetval = options.pointee.retval
+                    lastDuration = options.pointee.duration
+                    return result
+                }
             }
         }
         if status != 0 {

@@ -45,9 +45,9 @@ public enum XDPLoader {
     /// The program attached to the interface, if any.
     public static func attachment(interface: String) throws(DatapathError) -> Attachment? {
         let index = try interfaceIndex(interface)
-        var query = bpf_xdp_query_opts()
-        query.sz = MemoryLayout<bpf_xdp_query_opts>.size
-        let status = bpf_xdp_query(Int32(index), 0, &query)
+        let (status, query) = withLibbpfOptions(bpf_xdp_query_opts.self, sizeField: \.sz) { options in
+            (bpf_xdp_query(Int32(index), 0, options), options.pointee)
+        }
         guard status == 0 else {
             throw DatapathError(.netlink, "cannot query XDP on \(interface)", errno: Errno(-status))
         }

@@ -72,9 +72,9 @@ public struct XDPMaps: ~Copyable {
         var result: [UInt16] = []
         var batch = UInt32(0)
         var fetched = UInt32(count)
-        var options = bpf_map_batch_opts()
-        options.sz = MemoryLayout<bpf_map_batch_opts>.size
-        let status = bpf_map_lookup_batch(ports, nil, &batch, keys, values, &fetched, &options)
+        let status = withLibbpfOptions(bpf_map_batch_opts.self, sizeField: \.sz) { options in
+            bpf_map_lookup_batch(ports, nil, &batch, keys, values, &fetched, options)
+        }
         if status == 0 || errno == ENOENT {
             for index in 0..<Int(fetched) where values[index] != 0 { result.append(UInt16(truncatingIfNeeded: keys[index])) }
             return result.sorted()

@@ -52,14 +52,17 @@ public enum GeneratedContent {
     }
 }
 
-/// An open response body being streamed out.
+/// An open response being streamed out: an optional prefix (HTTP/3 HEADERS and the DATA frame
+/// header), then the body.
 struct ResponseBody {
     let source: ResponseSource
     let descriptor: Int32
     var sent = 0
+    var prefix: [UInt8]
 
-    init?(_ source: ResponseSource) {
+    init?(_ source: ResponseSource, prefix: [UInt8] = []) {
         self.source = source
+        self.prefix = prefix
         if case .file(let path, _) = source {
             descriptor = open(path, O_RDONLY | O_CLOEXEC)
             if descriptor < 0 { return nil }
