@@ -18,6 +18,7 @@ build: deps bpf
 test: deps bpf
 	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
 	$(SWIFT) test --skip-build $(SWIFT_BUILD_FLAGS)
+	tools/interop/interop.py --quick --binary .build/debug/quicxdp
 
 bench: deps bpf
 	$(SWIFT) run -c release $(SWIFT_BUILD_FLAGS) QuicBench

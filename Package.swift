@@ -75,6 +75,12 @@ let package = Package(
             resources: [.copy("Resources")]
         ),
 
+        .testTarget(name: "QuicXDPTests", dependencies: ["QuicXDP"]),
+
+        // Runnable examples of the embedding API.
+        .executableTarget(name: "EchoServer", dependencies: ["QuicXDP"], path: "Examples/EchoServer"),
+        .executableTarget(name: "EchoClient", dependencies: ["QuicXDP"], path: "Examples/EchoClient"),
+
         // Benchmarks live apart from tests (`make bench`); CAllocCounter interposes malloc so a
         // benchmark can report heap allocations per operation.
         .target(name: "CAllocCounter", path: "Benchmarks/CAllocCounter"),

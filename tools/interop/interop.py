@@ -451,6 +451,9 @@ class Runner:
 
 
 def main():
+    # SIGTERM/SIGINT become SystemExit, so every finally block (namespaces, peer processes) runs.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGINT, lambda *_: sys.exit(130))
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="the short subset `make test` runs")
     parser.add_argument("--cases", help="comma-separated case names: " + ",".join(CASES))

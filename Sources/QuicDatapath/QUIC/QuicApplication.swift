@@ -1,5 +1,21 @@
 import QuicCore
 
+/// A connection the application asks the handler to open (client side).
+public struct ConnectRequest: Sendable {
+    public var remote: QuicCore.SocketAddress
+    public var serverName: String?
+    public var configuration: ConnectionConfiguration
+    /// Returned with the outcome in `connectRequestCompleted`.
+    public var tag: Int
+
+    public init(remote: QuicCore.SocketAddress, serverName: String?, configuration: ConnectionConfiguration, tag: Int) {
+        self.remote = remote
+        self.serverName = serverName
+        self.configuration = configuration
+        self.tag = tag
+    }
+}
+
 /// The application logic that runs on a worker thread next to its QUIC endpoint: a file server,
 /// a downloader, or the bridge to the async embedding API. The handler calls it generically (no
 /// existential on the path), always on the worker thread, so it may use the connection directly.
@@ -24,6 +40,11 @@ public protocol QuicApplication: ~Copyable {
     /// The application's own next deadline, if any (e.g. a request timeout).
     func nextTimeout() -> Instant?
     mutating func handleTimeout(now: Instant)
+
+    /// Connections to open now; asked once per engine turn (return nil quickly when none).
+    mutating func takeConnectRequests() -> [ConnectRequest]?
+    /// The outcome of a `ConnectRequest` (before `connectionStarted` for it).
+    mutating func connectRequestCompleted(tag: Int, _ result: Result<ConnectionHandle, TransportFailure>)
 }
 
 extension QuicApplication where Self: ~Copyable {
@@ -33,4 +54,6 @@ extension QuicApplication where Self: ~Copyable {
     public mutating func connectionEnded(_ handle: ConnectionHandle) {}
     public func nextTimeout() -> Instant? { nil }
     public mutating func handleTimeout(now: Instant) {}
+    public mutating func takeConnectRequests() -> [ConnectRequest]? { nil }
+    public mutating func connectRequestCompleted(tag: Int, _ result: Result<ConnectionHandle, TransportFailure>) {}
 }

@@ -147,6 +147,19 @@ public struct QuicHandler<Application: QuicApplication & ~Copyable>: DatagramHan
 
     public mutating func pollTransmits<Queue: TransmitQueue & ~Copyable>(into queue: inout Queue, now time: MonotonicTime) {
         let now = Instant(time)
+        // Connections the application asked for (client side).
+        if let requests = application.takeConnectRequests() {
+            for request in requests {
+                do {
+                    let handle = try endpoint.connect(
+                        to: request.remote, serverName: request.serverName, configuration: request.configuration, now: now)
+                    application.connectRequestCompleted(tag: request.tag, .success(handle))
+                    adopt(handle, now: now)
+                } catch {
+                    application.connectRequestCompleted(tag: request.tag, .failure(error))
+                }
+            }
+        }
         // Stateless replies first.
         var sentReplies = 0
         while sentReplies < replyCount, let space = queue.reserve() {

@@ -8,7 +8,7 @@ import Synchronization
 /// adds the port to the program's port map when missing. Each worker owns its endpoint and
 /// application; nothing is shared between workers.
 public final class EngineHost: @unchecked Sendable {
-    public let control = EngineControl()
+    public let control: EngineControl
     /// What the host actually runs on (after `auto` was resolved).
     public let datapathDescription: String
     private var workers: [WorkerThread] = []
@@ -34,9 +34,10 @@ public final class EngineHost: @unchecked Sendable {
         }
     }
 
-    private init(description: String, log: @escaping @Sendable (String) -> Void) {
+    private init(description: String, log: @escaping @Sendable (String) -> Void, control: EngineControl) {
         datapathDescription = description
         self.log = log
+        self.control = control
     }
 
     /// Starts the engines and waits until each is ready (or failed, which is thrown).
@@ -44,28 +45,29 @@ public final class EngineHost: @unchecked Sendable {
     /// (UDP) or send from.
     public static func start<Application: QuicApplication>(
         datapath: DatapathChoice, port: UInt16, address: IPAddress? = nil, setup: Setup<Application>,
-        log: @escaping @Sendable (String) -> Void = { _ in }
+        log: @escaping @Sendable (String) -> Void = { _ in }, control: EngineControl = EngineControl()
     ) throws(DatapathError) -> EngineHost {
         switch datapath {
         case .udp:
-            return try startUDP(port: port, address: address, setup: setup, log: log)
+            return try startUDP(port: port, address: address, setup: setup, log: log, control: control)
         case .afxdp(let interface, let queues):
-            return try startAFXDP(interface: interface, queues: queues, port: port, address: address, setup: setup, log: log)
+            return try startAFXDP(interface: interface, queues: queues, port: port, address: address, setup: setup, log: log, control: control)
         case .auto(let interface):
-            guard let interface else { return try startUDP(port: port, address: address, setup: setup, log: log) }
+            guard let interface else { return try startUDP(port: port, address: address, setup: setup, log: log, control: control) }
             do {
-                return try startAFXDP(interface: interface, queues: nil, port: port, address: address, setup: setup, log: log)
+                return try startAFXDP(interface: interface, queues: nil, port: port, address: address, setup: setup, log: log, control: control)
             } catch {
                 log("AF_XDP on \(interface) is not available (\(error.description)); using the UDP socket instead")
-                return try startUDP(port: port, address: address, setup: setup, log: log)
+                return try startUDP(port: port, address: address, setup: setup, log: log, control: control)
             }
         }
     }
 
     private static func startUDP<Application: QuicApplication>(
-        port: UInt16, address: IPAddress?, setup: Setup<Application>, log: @escaping @Sendable (String) -> Void
+        port: UInt16, address: IPAddress?, setup: Setup<Application>, log: @escaping @Sendable (String) -> Void,
+        control: EngineControl
     ) throws(DatapathError) -> EngineHost {
-        let host = EngineHost(description: "UDP socket", log: log)
+        let host = EngineHost(description: "UDP socket", log: log, control: control)
         try host.launch(queue: 0) { control, ready in
             var socketPort = try UDPPort(address: address, port: port)
             var handler = QuicHandler(
@@ -80,14 +82,14 @@ public final class EngineHost: @unchecked Sendable {
 
     private static func startAFXDP<Application: QuicApplication>(
         interface: String, queues: [UInt32]?, port: UInt16, address: IPAddress?, setup: Setup<Application>,
-        log: @escaping @Sendable (String) -> Void
+        log: @escaping @Sendable (String) -> Void, control: EngineControl
     ) throws(DatapathError) -> EngineHost {
         guard port != 0 else {
             throw DatapathError(.invalidArgument, "AF_XDP needs a fixed UDP port (the XDP program steers by port)")
         }
         try XDPLoader.requireRoot()
         let info = try InterfaceInfo.query(interface)
-        let host = EngineHost(description: "AF_XDP on \(interface)", log: log)
+        let host = EngineHost(description: "AF_XDP on \(interface)", log: log, control: control)
         // Load the program unless it is there; add our port to its map otherwise.
         if let attachment = try XDPLoader.attachment(interface: interface), attachment.isQuicXDP {
             let maps = try XDPMaps(pinnedFor: interface)

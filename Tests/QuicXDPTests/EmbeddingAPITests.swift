@@ -1,0 +1,180 @@
+import Foundation
+import QuicXDP
+import Testing
+
+/// The async embedding API over the UDP socket on loopback: a real endpoint, engine threads,
+/// TLS with the test PKI.
+@Suite("Embedding API", .serialized)
+struct EmbeddingAPITests {
+    static var pki: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("PKI").path
+    }
+
+    static func serverConfiguration() throws -> ConnectionConfiguration {
+        var configuration = ConnectionConfiguration(
+            tls: try TLSSetup.server(certificate: pki + "/server-p256-chain.pem", key: pki + "/server-p256.key", alpn: ["echo"]))
+        configuration.maxDatagramFrameSize = 1200
+        return configuration
+    }
+
+    static func clientConfiguration() throws -> ConnectionConfiguration {
+        var configuration = ConnectionConfiguration(tls: try TLSSetup.client(alpn: ["echo"], caFile: pki + "/ca.pem", insecure: false))
+        configuration.maxDatagramFrameSize = 1200
+        return configuration
+    }
+
+    static let port = UInt16.random(in: 20000...40000)
+
+    @Test("echo: 2 MB out and back on one stream, three streams at once, a datagram each way")
+    func echo() async throws {
+        let server = try QuicServer(listen: "127.0.0.1:\(Self.port)", configuration: Self.serverConfiguration())
+        defer { server.shutdown() }
+        let serving = Task {
+            let connection = try await server.accept()
+            #expect(connection.alpn == "echo")
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    let datagram = try await connection.receiveDatagram()
+                    try await connection.sendDatagram(datagram.reversed())
+                }
+                for _ in 0..<3 {
+                    let stream = try await connection.acceptStream()
+                    group.addTask {
+                        while let chunk = try await stream.read() { try await stream.write(chunk) }
+                        try await stream.finish()
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        let client = try QuicClient()
+        defer { client.shutdown() }
+        let connection = try await client.connect(
+            to: QuicCore.SocketAddress("127.0.0.1:\(Self.port)")!, serverName: "server.test", configuration: Self.clientConfiguration())
+        try await connection.sendDatagram([1, 2, 3])
+        #expect(try await connection.receiveDatagram() == [3, 2, 1])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for size in [2 << 20, 100_000, 7] {
+                group.addTask {
+                    let payload = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ size) }
+                    let stream = try await connection.openStream()
+                    async let sent: Void = stream.write(payload, fin: true)
+                    let back = try await stream.readAll()
+                    try await sent
+                    #expect(back == payload, "\(size)-byte echo")
+                }
+            }
+            try await group.waitForAll()
+        }
+        try await serving.value
+        connection.close()
+    }
+
+    @Test("echo of 1-6 MB, repeated: each comes back whole", arguments: [1, 2, 3, 5, 6])
+    func bigEchoes(megabytes: Int) async throws {
+        let port = Self.port &+ 10 &+ UInt16(megabytes)
+        let server = try QuicServer(listen: "127.0.0.1:\(port)", configuration: Self.serverConfiguration())
+        defer { server.shutdown() }
+        let serving = Task {
+            let connection = try await server.accept()
+            let stream = try await connection.acceptStream()
+            while let chunk = try await stream.read() { try await stream.write(chunk) }
+            try await stream.finish()
+        }
+        let client = try QuicClient()
+        defer { client.shutdown() }
+        let connection = try await client.connect(
+            to: QuicCore.SocketAddress("127.0.0.1:\(port)")!, serverName: "server.test", configuration: Self.clientConfiguration())
+        let payload = (0..<(megabytes << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 11) }
+        let stream = try await connection.openStream()
+        async let sent: Void = stream.write(payload, fin: true)
+        let back = try await stream.readAll(limit: 64 << 20)
+        try await sent
+        #expect(back.count == payload.count)
+        #expect(back == payload)
+        try await serving.value
+        connection.close()
+    }
+
+    @Test("twelve connections in a row to one server (endpoint handles are reused), each echo intact")
+    func sequentialConnections() async throws {
+        let port = Self.port &+ 30
+        let server = try QuicServer(listen: "127.0.0.1:\(port)", configuration: Self.serverConfiguration())
+        defer { server.shutdown() }
+        let serving = Task {
+            while let connection = try? await server.accept() {
+                Task {
+                    while let stream = try? await connection.acceptStream() {
+                        Task {
+                            while let chunk = try await stream.read() { try await stream.write(chunk) }
+                            try await stream.finish()
+                        }
+                    }
+                }
+            }
+        }
+        defer { serving.cancel() }
+        let client = try QuicClient()
+        defer { client.shutdown() }
+        for round in 0..<12 {
+            let connection = try await client.connect(
+                to: QuicCore.SocketAddress("127.0.0.1:\(port)")!, serverName: "server.test", configuration: Self.clientConfiguration())
+            let payload = (0..<(300_000 + round * 1000)).map { UInt8(truncatingIfNeeded: $0 &+ round) }
+            let stream = try await connection.openStream()
+            async let sent: Void = stream.write(payload, fin: true)
+            let back = try await stream.readAll()
+            try await sent
+            #expect(back == payload, "round \(round)")
+            connection.close()
+            // Let the server drain the connection so its handle is reused by the next one.
+            try await Task.sleep(for: .milliseconds(150))
+        }
+    }
+
+    @Test("backpressure: a writer waits while the reader does not read; nothing is lost")
+    func backpressure() async throws {
+        let port = Self.port &+ 1
+        let server = try QuicServer(listen: "127.0.0.1:\(port)", configuration: Self.serverConfiguration())
+        defer { server.shutdown() }
+        let client = try QuicClient()
+        defer { client.shutdown() }
+        let connection = try await client.connect(
+            to: QuicCore.SocketAddress("127.0.0.1:\(port)")!, serverName: "server.test", configuration: Self.clientConfiguration())
+        let peer = try await server.accept()
+        let stream = try await connection.openStream()
+        let total = 24 << 20  // far more than the stream window and both buffers together
+        let written = Counter()
+        let writer = Task {
+            var offset = 0
+            while offset < total {
+                let chunk = (0..<65536).map { UInt8(truncatingIfNeeded: (offset + $0) % 251) }
+                try await stream.write(chunk, fin: offset + chunk.count >= total)
+                offset += chunk.count
+                written.set(offset)
+            }
+        }
+        let incoming = try await peer.acceptStream()
+        // Do not read for a while: the writer must stall well short of the total.
+        try await Task.sleep(for: .milliseconds(500))
+        let stalledAt = written.value
+        #expect(stalledAt < total, "the writer was not held back")
+        #expect(stalledAt > 0)
+        var received = 0
+        var corrupt = false
+        while let chunk = try await incoming.read() {
+            for (index, byte) in chunk.enumerated() where byte != UInt8((received + index) % 251) { corrupt = true }
+            received += chunk.count
+        }
+        try await writer.value
+        #expect(received == total)
+        #expect(!corrupt)
+        connection.close()
+    }
+}
+
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored = 0
+    var value: Int { lock.withLock { stored } }
+    func set(_ value: Int) { lock.withLock { stored = value } }
+}
