@@ -273,7 +273,8 @@ class Runner:
 
     # -- ngtcp2 (GnuTLS examples from Debian; HTTP/3 only)
     def ngtcp2_server(self, ns, www):
-        return ns.enter(ns.server) + ["gtlsserver", "::", str(PORT), self.pki("server.key"), self.pki("server.pem"),
+        # gtlsserver's "::" is an IPv6-only socket; the clients use the IPv4 address.
+        return ns.enter(ns.server) + ["gtlsserver", SERVER_V4, str(PORT), self.pki("server.key"), self.pki("server.pem"),
                                       "-d", www, "-q"]
 
     def ngtcp2_client(self, ns, urls, out, case, session, directory):

@@ -65,6 +65,9 @@ public struct FileServer: QuicApplication {
         case .connected:
             if connection.alpn == "h3" { startHTTP3(handle, connection) }
         case .stream(.readable(let id)):
+            // 0-RTT requests arrive before the handshake completes; the ALPN is already settled
+            // (the server chose it from the ClientHello), so HTTP/3 starts on first use.
+            if sessions[handle.index]?.http3 == nil, connection.alpn == "h3" { startHTTP3(handle, connection) }
             if sessions[handle.index]?.http3 != nil {
                 readHTTP3(id, handle, connection, now: now)
             } else {
@@ -82,6 +85,7 @@ public struct FileServer: QuicApplication {
 
     /// Opens the control and QPACK streams (RFC 9114 §6.2.1, RFC 9204 §4.2).
     private mutating func startHTTP3(_ handle: ConnectionHandle, _ connection: Connection) {
+        guard sessions[handle.index]?.http3 == nil else { return }
         var http3 = HTTP3Connection(role: .server)
         for type in HTTP3Connection.localStreamTypes {
             guard let id = connection.openStream(.unidirectional) else {
