@@ -210,6 +210,8 @@ QUICK_PEERS = ["aioquic-hq", "ngtcp2-h3"]
 class Runner:
     def __init__(self, args):
         self.args = args
+        # One directory per invocation, so concurrent runs never share files.
+        self.runs = os.path.join(WORK, time.strftime("run-%Y%m%d-%H%M%S") + f"-{os.getpid()}")
         self.binary = args.binary
         self.results = []
         self.captured = set()
@@ -294,12 +296,13 @@ class Runner:
     def run_case(self, peer, our_role, datapath, case):
         name = f"{case}/{peer}/{'our-server' if our_role == 'server' else 'our-client'}/{datapath}"
         reason = PEERS[peer]["unsupported"].get((case, our_role))
+        runs = self.runs
         if reason:
             self.results.append({"case": case, "peer": peer, "our_role": our_role, "datapath": datapath,
                                  "outcome": "unsupported", "detail": reason, "goodput_mbit": None})
             log(f"  {'unsupported':11s} {name:48s} {'':>14s}  {reason}")
             return
-        directory = os.path.join(WORK, "runs", name.replace("/", "_"))
+        directory = os.path.join(runs, name.replace("/", "_"))
         shutil.rmtree(directory, ignore_errors=True)
         www, out = os.path.join(directory, "www"), os.path.join(directory, "downloads")
         os.makedirs(www)
@@ -351,7 +354,10 @@ class Runner:
                 client_logs.append(client_log)
                 with open(os.path.join(directory, f"client{index}.log"), "w") as f:
                     f.write(client_log)
-                if result.returncode == UNSUPPORTED:
+                # Exit 127 means "unsupported" only when the program says so: nsenter and the shell
+                # also exit 127 when they cannot run a program, and that is a failure.
+                if result.returncode == UNSUPPORTED and re.search(r"\bunsupported\b", client_log, re.IGNORECASE) \
+                        and "failed to execute" not in client_log and "No such file" not in client_log:
                     outcome, detail = "unsupported", client_log.strip().splitlines()[-1:]
                     break
                 if result.returncode != 0:
@@ -381,6 +387,8 @@ class Runner:
                 server.stop()
             ns.close()
         elapsed = time.time() - started
+        if outcome == "ok" and not self.args.keep:
+            shutil.rmtree(directory, ignore_errors=True)  # keep only what a failure needs looking at
         self.results.append({"case": case, "peer": peer, "our_role": our_role, "datapath": datapath, "outcome": outcome,
                              "detail": detail if isinstance(detail, str) else " ".join(detail),
                              "goodput_mbit": goodput, "seconds": round(elapsed, 1), "directory": directory})
@@ -462,11 +470,13 @@ def main():
     parser.add_argument("--datapaths", default="afxdp,udp")
     parser.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "quicxdp"))
     parser.add_argument("--json", default=os.path.join(WORK, "results.json"))
+    parser.add_argument("--keep", action="store_true", help="keep the files of passing cases too")
     args = parser.parse_args()
     if os.geteuid() != 0:
         log("interop: skipped — needs root (network namespaces, XDP); run `sudo make interop`")
         return 0
-    if not os.path.exists(args.binary):
+    args.binary = os.path.abspath(args.binary)
+    if not os.access(args.binary, os.X_OK):
         log(f"interop: {args.binary} is missing; build it with `swift build -c release --product quicxdp`")
         return 2
     os.makedirs(WORK, exist_ok=True)
@@ -478,7 +488,8 @@ def main():
     failed = [r for r in runner.results if r["outcome"] == "FAIL"]
     ok = sum(r["outcome"] == "ok" for r in runner.results)
     unsupported = sum(r["outcome"] == "unsupported" for r in runner.results)
-    log(f"interop: {ok} ok, {len(failed)} failed, {unsupported} unsupported; results in {args.json}")
+    log(f"interop: {ok} ok, {len(failed)} failed, {unsupported} unsupported; results in {args.json}"
+        + (f"; failed runs' files in {runner.runs}" if failed else ""))
     return 1 if failed else 0
 
 
