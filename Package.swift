@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "QuicCore", targets: ["QuicCore"]),
         .library(name: "QuicDatapath", targets: ["QuicDatapath"]),
         .executable(name: "quicxdp", targets: ["QuicXDPTool"]),
+        .executable(name: "quicxdp-relay", targets: ["QuicRelayTool"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -49,10 +50,21 @@ let package = Package(
             ],
             path: "Sources/quicxdp"
         ),
+        // The impairment relay (issue 7): a userspace UDP relay between namespaces, since this
+        // kernel has no netem. The library holds the engine; the executable is `quicxdp-relay`.
+        .target(name: "QuicRelay", dependencies: ["CQuicShim"]),
+        .executableTarget(
+            name: "QuicRelayTool",
+            dependencies: ["QuicRelay", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/quicxdp-relay"
+        ),
 
         .testTarget(name: "QuicWireTests", dependencies: ["QuicWire"]),
         .testTarget(name: "QuicCoreTests", dependencies: ["QuicCore", "QuicWire", "QuicCrypto", "QuicTLS"]),
         .testTarget(name: "QuicDatapathTests", dependencies: ["QuicDatapath", "CLibXDP", "CQuicShim"]),
+        // Parsing and the link model without root; the relay across namespaces is in
+        // QuicDatapathTests (RelayTests), next to the namespace helpers.
+        .testTarget(name: "QuicRelayTests", dependencies: ["QuicRelay"]),
         .testTarget(
             name: "QuicCryptoTests",
             dependencies: ["QuicCrypto", "QuicWire"],
