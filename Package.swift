@@ -97,6 +97,13 @@ let package = Package(
             dependencies: ["QuicDatapath", "CLibXDP", "CQuicShim"],
             path: "Benchmarks/DatapathBench"
         ),
+        // Relay throughput against kernel forwarding over the same veth path (needs root and
+        // quicxdp-relay built alongside: `swift build -c release`).
+        .executableTarget(
+            name: "RelayBench",
+            dependencies: ["QuicDatapath", "CQuicShim"],
+            path: "Benchmarks/RelayBench"
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

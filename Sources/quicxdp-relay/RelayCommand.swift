@@ -22,8 +22,8 @@ struct RelayCommand: ParsableCommand {
             Statistics (per direction: received, forwarded, drops by cause, duplicates, corruptions, reorders) \
             are printed on SIGINT/SIGTERM and every --stats-interval.
 
-            Example (client in ns1 talks to 10.0.1.1:4433, server at 10.0.2.2:4433):
-              quicxdp-relay --listen 10.0.1.1:4433 --upstream 10.0.2.2:4433 --delay 20ms --jitter 2ms \\
+            Example: clients send to 10.0.1.1:4433, the server is 10.0.2.2:4433:
+              quicxdp-relay --listen 10.0.1.1:4433 --upstream 10.0.2.2:4433 --delay 20ms
                 --rate 100mbit --loss 2% --rebind-port 5s --stats-interval 1s
             """)
 
