@@ -248,3 +248,28 @@ struct ECNCongestionTests {
         #expect(bbr.ecnMarkedInRound == 1200 || bbr.lossRoundStart, "CE volume counted until the loss round ends")
     }
 }
+
+@Suite("BBR with an application-limited sender")
+struct BBRAppLimitedTests {
+    @Test("app-limited samples do not lower max_bw (§5.5.4); restarting from idle paces at bw (§5.4)")
+    func appLimited() {
+        let bottleneck = 1_250_000.0
+        var path = FakePath(controller: BBR(maxDatagramSize: 1200, seed: 3), bandwidth: bottleneck, baseRTT: .milliseconds(40), bufferBytes: 100_000)
+        let bulkEnd = path.now + .seconds(3)
+        // Bulk for 3 s, then data only during 1 ms of every 10 ms: about one packet per 10 ms.
+        path.hasData = { now in now < bulkEnd || (now.nanoseconds / 1_000_000) % 10 == 0 }
+        path.run(until: bulkEnd)
+        let estimate = path.controller.maxBandwidth
+        #expect(estimate > 0.9 * bottleneck)
+        var appLimitedSamples = 0
+        var lowest = Double.infinity
+        path.run(until: bulkEnd + .seconds(2)) { path in
+            if path.controller.sample.isAppLimited { appLimitedSamples += 1 }
+            lowest = min(lowest, path.controller.maxBandwidth)
+        }
+        print(String(format: "BBR app-limited: max_bw %.2f MB/s after bulk, lowest %.2f MB/s over 2 s of sparse sending (%d app-limited samples)", estimate / 1e6, lowest / 1e6, appLimitedSamples))
+        #expect(appLimitedSamples > 50)
+        #expect(lowest >= estimate * 0.99, "app-limited samples never lowered the estimate")
+        #expect(path.controller.state != .startup)
+    }
+}
