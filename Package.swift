@@ -97,6 +97,12 @@ let package = Package(
             dependencies: ["QuicDatapath", "CLibXDP", "CQuicShim"],
             path: "Benchmarks/DatapathBench"
         ),
+        // ns and heap allocations per ACK through LossRecovery for each congestion controller.
+        .executableTarget(
+            name: "CongestionBench",
+            dependencies: ["QuicCore", "QuicWire", "CAllocCounter"],
+            path: "Benchmarks/CongestionBench"
+        ),
         // Relay throughput against kernel forwarding over the same veth path (needs root and
         // quicxdp-relay built alongside: `swift build -c release`).
         .executableTarget(

@@ -57,6 +57,10 @@ public struct BBR: CongestionController {
     /// Rounds without 25 % growth that mean the pipe is full (§5.3.1.2).
     public static let fullBandwidthRounds = 3
 
+    // Stored state: 8-byte fields first, one-byte flags and enums last, no optionals (sentinels
+    // instead), so the struct stays small — SelectedCongestionController copies it out and back
+    // on every call.
+
     // MARK: Output control parameters (§2.4)
 
     public private(set) var maxDatagramSize: Int
@@ -66,18 +70,13 @@ public struct BBR: CongestionController {
     public private(set) var pacingRateBytesPerSecond: Double = 0
     /// C.send_quantum.
     public private(set) var sendQuantum: Int
-    /// C.InitialCwnd.
-    public let initialWindow: Int
-
-    // MARK: State machine (§2.7)
-
-    public private(set) var state = State.startup
     public private(set) var pacingGain = BBR.startupPacingGain
     public private(set) var cwndGain = BBR.defaultCwndGain
+
+    // MARK: Rounds (§2.7, §5.5.1)
+
     public private(set) var roundCount: UInt64 = 0
-    public private(set) var roundStart = false
     var nextRoundDelivered = 0
-    var idleRestart = false
     var drainStartRound: UInt64 = 0
 
     // MARK: Bandwidth model (§2.9.1, §2.11)
@@ -96,14 +95,14 @@ public struct BBR: CongestionController {
 
     // MARK: Volume model (§2.9.2, §2.12, §2.16)
 
-    /// BBR.min_rtt; nil is infinity.
-    public private(set) var minRTT: TimeSpan?
+    /// BBR.min_rtt; `.infinite` until the first sample.
+    var minRTTValue = TimeSpan.infinite
     var minRTTStamp = Instant.zero
-    var probeRTTMinDelay: TimeSpan?
+    /// BBR.probe_rtt_min_delay; `.infinite` until the first sample.
+    var probeRTTMinDelay = TimeSpan.infinite
     var probeRTTMinStamp = Instant.zero
-    var probeRTTExpired = false
-    var probeRTTDoneStamp: Instant?
-    var probeRTTRoundDone = false
+    /// BBR.probe_rtt_done_stamp; `.zero` is "not set", as in the draft.
+    var probeRTTDoneStamp = Instant.zero
     var priorCwnd = 0
     var extraAckedIntervalStart = Instant.zero
     var extraAckedDelivered = 0
@@ -117,35 +116,26 @@ public struct BBR: CongestionController {
     // MARK: Congestion signals (§2.10, §5.5.10.3)
 
     var lossRoundDelivered = 0
-    var lossRoundStart = false
-    var isLossInRound = false
     var lossEventsInRound = 0
     /// CE-marked volume in the current loss round (bytes), counted as lost by IsInflightTooHigh.
     var ecnMarkedInRound = 0
 
     // MARK: Startup (§2.13)
 
-    public private(set) var fullBandwidthReached = false
-    var fullBandwidthNow = false
     var fullBandwidth = 0.0
     var fullBandwidthCount = 0
 
     // MARK: ProbeBW (§2.14)
 
-    public private(set) var ackPhase = AckPhase.initial
-    var isBandwidthProbeSample = false
     var bandwidthProbeUpAcked = 0
     var probeUpAckedPerIncrement = Int.max
     var bandwidthProbeUpRounds = 0
     var roundsSinceProbeUp: UInt64 = 0
     public private(set) var bandwidthProbeWait = TimeSpan.zero
     var cycleStamp = Instant.zero
-    var previousProbeTooHigh = false
-    var previousProbePrecautionary = false
 
     // MARK: Undo (§2.15)
 
-    var undoState: State?
     var undoBandwidthShortterm = Double.infinity
     var undoInflightShortterm = Int.max
     var undoInflightLongterm = Int.max
@@ -155,23 +145,41 @@ public struct BBR: CongestionController {
     /// C.inflight and C.delivered as last reported.
     var inflight = 0
     var delivered = 0
-    var inLossRecovery = false
     var recoveryStartTime = Instant.zero
+    /// SplitMix64 state for PickProbeWait.
+    var random: UInt64
+    /// RS.delivery_rate of the last ACK (for tests and qlog); the sample itself is passed down
+    /// the per-ACK steps rather than stored.
+    public private(set) var lastSampleRate = 0.0
+
+    // MARK: One-byte state
+
+    public private(set) var state = State.startup
+    public private(set) var ackPhase = AckPhase.initial
+    var undoState: State?
+    public private(set) var roundStart = false
+    var idleRestart = false
+    var probeRTTExpired = false
+    var probeRTTRoundDone = false
+    var lossRoundStart = false
+    var isLossInRound = false
+    public private(set) var fullBandwidthReached = false
+    var fullBandwidthNow = false
+    var isBandwidthProbeSample = false
+    var previousProbeTooHigh = false
+    var previousProbePrecautionary = false
+    var inLossRecovery = false
     var cwndLimitedThisRound = false
     var cwndLimitedLastRound = false
     /// Whether the sender was application-limited at the last ACK.
     var appLimited = false
     var hasSeenRTT = false
     var started = false
-    /// SplitMix64 state for PickProbeWait.
-    var random: UInt64
-    /// RS: the rate sample of the ACK being processed.
-    var sample = RateSample()
+    public private(set) var lastSampleAppLimited = false
 
     public init(maxDatagramSize: Int, seed: UInt64 = 0) {
         self.maxDatagramSize = maxDatagramSize
-        initialWindow = NewReno.initialWindow(maxDatagramSize: maxDatagramSize)
-        congestionWindow = initialWindow
+        congestionWindow = NewReno.initialWindow(maxDatagramSize: maxDatagramSize)
         sendQuantum = 2 * maxDatagramSize
         random = seed
         initPacingRate(smoothedRTT: nil)
@@ -179,6 +187,10 @@ public struct BBR: CongestionController {
 
     // MARK: Protocol surface
 
+    /// C.InitialCwnd (RFC 9002 §7.2's initial window).
+    public var initialWindow: Int { NewReno.initialWindow(maxDatagramSize: maxDatagramSize) }
+    /// BBR.min_rtt, nil while infinite.
+    public var minRTT: TimeSpan? { minRTTValue == .infinite ? nil : minRTTValue }
     public var slowStartThreshold: Int? { nil }
     public var isInSlowStart: Bool { state == .startup }
     public var pacingRate: UInt64? { UInt64(max(pacingRateBytesPerSecond, 1)) }
@@ -214,7 +226,8 @@ public struct BBR: CongestionController {
     /// UpdateOnACK (§5.2.3); GenerateRateSample already ran in the estimator.
     public mutating func onRateSample(_ sample: RateSample, now: Instant, rtt: RTTEstimator, bytesInFlight: Int) {
         if !started { start(now: now) }
-        self.sample = sample
+        lastSampleRate = sample.deliveryRate
+        lastSampleAppLimited = sample.isAppLimited
         inflight = bytesInFlight
         delivered = sample.totalDelivered
         if !hasSeenRTT && rtt.hasSample {
@@ -228,8 +241,8 @@ public struct BBR: CongestionController {
             inLossRecovery = false
             restoreCwnd()
         }
-        updateModelAndState(now: now)
-        updateControlParameters()
+        updateModelAndState(sample, now: now)
+        updateControlParameters(sample)
     }
 
     public mutating func onAckProcessed(now: Instant, rtt: RTTEstimator, bytesInFlight: Int) {
@@ -285,29 +298,29 @@ public struct BBR: CongestionController {
 
     // MARK: Per-ACK steps (§5.2.3)
 
-    mutating func updateModelAndState(now: Instant) {
-        updateLatestDeliverySignals()
-        updateCongestionSignals()
-        updateAckAggregation(now: now)
-        checkFullBandwidthReached()
-        checkStartupDone()
+    mutating func updateModelAndState(_ sample: RateSample, now: Instant) {
+        updateLatestDeliverySignals(sample)
+        updateCongestionSignals(sample)
+        updateAckAggregation(sample, now: now)
+        checkFullBandwidthReached(sample)
+        checkStartupDone(sample)
         checkDrainDone(now: now)
-        updateProbeBWCyclePhase(now: now)
-        updateMinRTT(now: now)
-        checkProbeRTT(now: now)
-        advanceLatestDeliverySignals()
+        updateProbeBWCyclePhase(sample, now: now)
+        updateMinRTT(sample, now: now)
+        checkProbeRTT(sample, now: now)
+        advanceLatestDeliverySignals(sample)
         boundBandwidthForModel()
     }
 
-    mutating func updateControlParameters() {
+    mutating func updateControlParameters(_ sample: RateSample) {
         setPacingRate()
         setSendQuantum()
-        setCwnd()
+        setCwnd(sample)
     }
 
     // MARK: Round counting (§5.5.1)
 
-    mutating func updateRound() {
+    mutating func updateRound(_ sample: RateSample) {
         if sample.priorDelivered >= nextRoundDelivered {
             startRound()
             roundCount += 1
@@ -324,8 +337,8 @@ public struct BBR: CongestionController {
 
     // MARK: Bandwidth filter (§5.5.5, §5.5.6)
 
-    mutating func updateMaxBandwidth() {
-        updateRound()
+    mutating func updateMaxBandwidth(_ sample: RateSample) {
+        updateRound(sample)
         let rate = sample.deliveryRate
         guard rate > 0, rate >= maxBandwidth || !sample.isAppLimited else { return }
         if cycleCount & 1 == 0 {
@@ -345,7 +358,7 @@ public struct BBR: CongestionController {
 
     // MARK: Congestion signals (§5.5.10.3)
 
-    mutating func updateLatestDeliverySignals() {
+    mutating func updateLatestDeliverySignals(_ sample: RateSample) {
         lossRoundStart = false
         bandwidthLatest = max(bandwidthLatest, sample.deliveryRate)
         inflightLatest = max(inflightLatest, sample.delivered)
@@ -355,7 +368,7 @@ public struct BBR: CongestionController {
         }
     }
 
-    mutating func advanceLatestDeliverySignals() {
+    mutating func advanceLatestDeliverySignals(_ sample: RateSample) {
         if lossRoundStart {
             bandwidthLatest = sample.deliveryRate
             inflightLatest = sample.delivered
@@ -370,8 +383,8 @@ public struct BBR: CongestionController {
         ecnMarkedInRound = 0
     }
 
-    mutating func updateCongestionSignals() {
-        updateMaxBandwidth()
+    mutating func updateCongestionSignals(_ sample: RateSample) {
+        updateMaxBandwidth(sample)
         guard lossRoundStart else { return }
         adaptLowerBoundsFromCongestion()
         isLossInRound = false
@@ -429,7 +442,7 @@ public struct BBR: CongestionController {
 
     // MARK: ACK aggregation (§5.5.9)
 
-    mutating func updateAckAggregation(now: Instant) {
+    mutating func updateAckAggregation(_ sample: RateSample, now: Instant) {
         let interval = now - extraAckedIntervalStart
         var expected = bandwidth * interval.seconds
         if Double(extraAckedDelivered) <= expected {
@@ -457,7 +470,7 @@ public struct BBR: CongestionController {
         fullBandwidthNow = false
     }
 
-    mutating func checkFullBandwidthReached() {
+    mutating func checkFullBandwidthReached(_ sample: RateSample) {
         guard !fullBandwidthNow, roundStart, !sample.isAppLimited, sample.deliveryRate > 0 else { return }
         if sample.deliveryRate >= fullBandwidth * 1.25 {
             resetFullBandwidth()
@@ -469,14 +482,14 @@ public struct BBR: CongestionController {
         if fullBandwidthNow { fullBandwidthReached = true }
     }
 
-    mutating func checkStartupDone() {
-        checkStartupHighLoss()
+    mutating func checkStartupDone(_ sample: RateSample) {
+        checkStartupHighLoss(sample)
         if state == .startup && fullBandwidthReached { enterDrain() }
     }
 
     /// §5.3.1.3: a full round of recovery with more than LossThresh lost over at least
     /// BBRStartupFullLossCnt loss events (as Linux counts them: ACKs that reported losses).
-    mutating func checkStartupHighLoss() {
+    mutating func checkStartupHighLoss(_ sample: RateSample) {
         guard !fullBandwidthReached else { return }
         if sample.newlyLost > 0 && lossEventsInRound < 15 { lossEventsInRound += 1 }
         if lossRoundStart && inLossRecovery && lossEventsInRound >= Self.startupFullLossCount
@@ -540,7 +553,7 @@ public struct BBR: CongestionController {
         cwndGain = Self.defaultCwndGain
     }
 
-    mutating func startProbeBWUp() {
+    mutating func startProbeBWUp(_ sample: RateSample) {
         ackPhase = .probeStarting
         startRound()
         resetFullBandwidth()
@@ -551,9 +564,9 @@ public struct BBR: CongestionController {
         raiseInflightLongtermSlope()
     }
 
-    mutating func updateProbeBWCyclePhase(now: Instant) {
+    mutating func updateProbeBWCyclePhase(_ sample: RateSample, now: Instant) {
         guard fullBandwidthReached else { return }
-        if adaptLongTermModel(now: now) { return }
+        if adaptLongTermModel(sample, now: now) { return }
         guard isInProbeBWState else { return }
         switch state {
         case .probeBWDown:
@@ -564,10 +577,10 @@ public struct BBR: CongestionController {
         case .probeBWRefill:
             if roundStart {
                 isBandwidthProbeSample = true
-                startProbeBWUp()
+                startProbeBWUp(sample)
             }
         case .probeBWUp:
-            if isTimeToGoDown() {
+            if isTimeToGoDown(sample) {
                 previousProbeTooHigh = false
                 startProbeBWDown(now: now)
             }
@@ -591,7 +604,7 @@ public struct BBR: CongestionController {
         return true
     }
 
-    mutating func isTimeToGoDown() -> Bool {
+    mutating func isTimeToGoDown(_ sample: RateSample) -> Bool {
         if previousProbeTooHigh && inflight >= inflightLongterm {
             previousProbePrecautionary = true
             return true
@@ -619,7 +632,7 @@ public struct BBR: CongestionController {
         probeUpAckedPerIncrement = max(congestionWindow / growthThisRound, maxDatagramSize)
     }
 
-    mutating func probeInflightLongtermUpward() {
+    mutating func probeInflightLongtermUpward(_ sample: RateSample) {
         guard isCwndLimited, congestionWindow >= inflightLongterm else { return }
         bandwidthProbeUpAcked += sample.newlyAcked
         if bandwidthProbeUpAcked >= probeUpAckedPerIncrement {
@@ -634,7 +647,7 @@ public struct BBR: CongestionController {
     /// branch on ACKs follows §5.5.10.2's text ("an ACK covers data sent in one of the
     /// accelerating phases ... and the loss rate over the past round trip exceeds the queue
     /// pressure objective"); per-packet losses take the same path in `onPacketLost`.
-    mutating func adaptLongTermModel(now: Instant) -> Bool {
+    mutating func adaptLongTermModel(_ sample: RateSample, now: Instant) -> Bool {
         if ackPhase == .probeStarting && roundStart { ackPhase = .probeFeedback }
         if ackPhase == .probeStopping && roundStart {
             isBandwidthProbeSample = false
@@ -653,7 +666,7 @@ public struct BBR: CongestionController {
         }
         guard inflightLongterm != .max else { return false }
         if sample.txInFlight > inflightLongterm { inflightLongterm = sample.txInFlight }
-        if state == .probeBWUp { probeInflightLongtermUpward() }
+        if state == .probeBWUp { probeInflightLongtermUpward(sample) }
         return false
     }
 
@@ -690,24 +703,24 @@ public struct BBR: CongestionController {
 
     // MARK: ProbeRTT (§5.3.4)
 
-    mutating func updateMinRTT(now: Instant) {
+    mutating func updateMinRTT(_ sample: RateSample, now: Instant) {
         probeRTTExpired = now > probeRTTMinStamp + Self.probeRTTInterval
-        if let rtt = sample.rtt, probeRTTMinDelay == nil || rtt < probeRTTMinDelay! || probeRTTExpired {
+        if let rtt = sample.rtt, rtt < probeRTTMinDelay || probeRTTExpired {
             probeRTTMinDelay = rtt
             probeRTTMinStamp = now
         }
         let minRTTExpired = now > minRTTStamp + Self.minRTTFilterLength
-        if let delay = probeRTTMinDelay, minRTT == nil || delay < minRTT! || minRTTExpired {
-            minRTT = delay
+        if probeRTTMinDelay != .infinite && (probeRTTMinDelay < minRTTValue || minRTTExpired) {
+            minRTTValue = probeRTTMinDelay
             minRTTStamp = probeRTTMinStamp
         }
     }
 
-    mutating func checkProbeRTT(now: Instant) {
+    mutating func checkProbeRTT(_ sample: RateSample, now: Instant) {
         if state != .probeRTT && probeRTTExpired && !idleRestart {
             enterProbeRTT()
             saveCwnd()
-            probeRTTDoneStamp = nil
+            probeRTTDoneStamp = .zero
             ackPhase = .probeStopping
             startRound()
         }
@@ -723,18 +736,18 @@ public struct BBR: CongestionController {
 
     mutating func handleProbeRTT(now: Instant) {
         // MarkConnectionAppLimited: `marksFlightAppLimited` asks loss recovery to do it.
-        if probeRTTDoneStamp == nil && inflight <= probeRTTCwnd {
+        if probeRTTDoneStamp == .zero && inflight <= probeRTTCwnd {
             probeRTTDoneStamp = now + Self.probeRTTDuration
             probeRTTRoundDone = false
             startRound()
-        } else if probeRTTDoneStamp != nil {
+        } else if probeRTTDoneStamp != .zero {
             if roundStart { probeRTTRoundDone = true }
             if probeRTTRoundDone { checkProbeRTTDone(now: now) }
         }
     }
 
     mutating func checkProbeRTTDone(now: Instant) {
-        guard let done = probeRTTDoneStamp, now > done else { return }
+        guard probeRTTDoneStamp != .zero, now > probeRTTDoneStamp else { return }
         probeRTTMinStamp = now
         restoreCwnd()
         exitProbeRTT(now: now)
@@ -794,6 +807,8 @@ public struct BBR: CongestionController {
 
     mutating func setPacingRate(gain: Double) {
         let rate = gain * bandwidth * (100 - Self.pacingMarginPercent) / 100
+        // No estimate (both max_bw slots empty) must not stop the sender: keep the last rate.
+        guard rate > 0 else { return }
         if fullBandwidthReached || rate > pacingRateBytesPerSecond { pacingRateBytesPerSecond = rate }
     }
 
@@ -826,7 +841,7 @@ public struct BBR: CongestionController {
         maxInflight = quantizationBudget(bdpMultiple(bandwidth, gain: cwndGain) + extraAcked)
     }
 
-    mutating func setCwnd() {
+    mutating func setCwnd(_ sample: RateSample) {
         updateMaxInflight()
         if fullBandwidthReached {
             congestionWindow = min(congestionWindow + sample.newlyAcked, maxInflight)

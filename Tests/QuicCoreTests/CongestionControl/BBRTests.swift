@@ -41,7 +41,7 @@ struct BBRTests {
                     time: path.now, state: bbr.state, round: bbr.roundCount, roundStart: bbr.roundStart,
                     maxBandwidth: bbr.maxBandwidth, bandwidth: bbr.bandwidth, pacingRate: bbr.pacingRateBytesPerSecond,
                     pacingGain: bbr.pacingGain, cwnd: bbr.congestionWindow, inflight: path.recovery.bytesInFlight,
-                    sampleRate: bbr.sample.deliveryRate, sampleAppLimited: bbr.sample.isAppLimited,
+                    sampleRate: bbr.lastSampleRate, sampleAppLimited: bbr.lastSampleAppLimited,
                     fullBandwidth: bbr.fullBandwidth, probeRTTMinStamp: bbr.probeRTTMinStamp))
         }
         return (path, records)
@@ -264,7 +264,7 @@ struct BBRAppLimitedTests {
         var appLimitedSamples = 0
         var lowest = Double.infinity
         path.run(until: bulkEnd + .seconds(2)) { path in
-            if path.controller.sample.isAppLimited { appLimitedSamples += 1 }
+            if path.controller.lastSampleAppLimited { appLimitedSamples += 1 }
             lowest = min(lowest, path.controller.maxBandwidth)
         }
         print(String(format: "BBR app-limited: max_bw %.2f MB/s after bulk, lowest %.2f MB/s over 2 s of sparse sending (%d app-limited samples)", estimate / 1e6, lowest / 1e6, appLimitedSamples))
