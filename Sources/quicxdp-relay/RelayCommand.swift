@@ -2,6 +2,15 @@ import ArgumentParser
 import Glibc
 import QuicRelay
 
+/// Where the SIGINT/SIGTERM handler writes (set once, before the handler is installed).
+nonisolated(unsafe) var signalPipe: Int32 = -1
+
+func monotonicNanoseconds() -> UInt64 {
+    var time = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &time)
+    return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+}
+
 /// `quicxdp-relay`: a userspace UDP relay that impairs traffic between a client and a server in
 /// two network namespaces (this kernel has no netem).
 @main
@@ -142,8 +151,23 @@ struct RelayCommand: ParsableCommand {
         }
         let interval = try statsInterval.map { try RelayUnits.duration($0) }
 
-        // SIGINT/SIGTERM are blocked before the forwarding threads start (they inherit the mask)
-        // and taken synchronously here with sigtimedwait.
+        // SIGINT/SIGTERM: a handler writes the signal number to a pipe that this thread polls
+        // (the handler also overrides a SIG_IGN inherited from a shell's background job). The
+        // forwarding threads start with both signals blocked, so the handler runs on this thread.
+        var pipeFDs: [Int32] = [0, 0]
+        guard pipe(&pipeFDs) == 0 else {
+            relayLog("cannot create the signal pipe: \(String(cString: strerror(errno)))")
+            throw ExitCode(1)
+        }
+        signalPipe = pipeFDs[1]
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { signal in
+            var byte = UInt8(truncatingIfNeeded: signal)
+            _ = write(signalPipe, &byte, 1)
+        }
+        sigemptyset(&action.sa_mask)
+        sigaction(SIGINT, &action, nil)
+        sigaction(SIGTERM, &action, nil)
         var signals = sigset_t()
         sigemptyset(&signals)
         sigaddset(&signals, SIGINT)
@@ -158,14 +182,21 @@ struct RelayCommand: ParsableCommand {
             relayLog(error.description)
             throw ExitCode(1)
         }
+        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
         output("quicxdp-relay: listening on \(relay.listenAddress), forwarding to \(configuration.upstream) from \(relay.statistics().upstreamSource); \(describe(configuration))")
 
+        var nextReport = interval.map { monotonicNanoseconds() + UInt64($0) }
         while true {
-            var timeout = timespec(tv_sec: Int(interval ?? 3_600_000_000_000) / 1_000_000_000, tv_nsec: Int(interval ?? 0) % 1_000_000_000)
-            let signal = sigtimedwait(&signals, nil, &timeout)
-            if signal == SIGINT || signal == SIGTERM { break }
-            if signal < 0 && errno != EAGAIN && errno != EINTR { break }
-            if interval != nil && signal < 0 && errno == EAGAIN { output(relay.statistics().report) }
+            var descriptor = pollfd(fd: pipeFDs[0], events: Int16(POLLIN), revents: 0)
+            let now = monotonicNanoseconds()
+            let timeout = nextReport.map { Int32(clamping: ($0 > now ? $0 - now : 0) / 1_000_000) } ?? -1
+            let ready = poll(&descriptor, 1, timeout)
+            if ready > 0 { break }
+            if ready < 0 && errno != EINTR { break }
+            if let due = nextReport, monotonicNanoseconds() >= due, let interval {
+                output(relay.statistics().report)
+                nextReport = due + UInt64(interval)
+            }
         }
         relay.stop()
         output(relay.statistics().report)
