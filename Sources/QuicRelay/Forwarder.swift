@@ -23,6 +23,8 @@ final class Forwarder {
     private let sendVectors: UnsafeMutablePointer<iovec>
     private let sendControl: UnsafeMutableRawPointer
     private let sendEntries: UnsafeMutablePointer<DelayQueue.Entry>
+    private let messages: UnsafeMutablePointer<Message>
+    private let entryCapacity: Int
     private let destination: UnsafeMutablePointer<sockaddr_storage>
     /// Where datagrams go when the pool is exhausted: read and dropped, so the socket drains.
     private let scratch: UnsafeMutableRawPointer
@@ -36,10 +38,12 @@ final class Forwarder {
         receiveNames = .allocate(capacity: batch)
         receiveControl = .allocate(byteCount: batch * Self.controlSize, alignment: 8)
         receiveSlots = .allocate(capacity: batch)
+        entryCapacity = batch * Self.maxSegments
         sendHeaders = .allocate(capacity: batch)
-        sendVectors = .allocate(capacity: batch)
+        sendVectors = .allocate(capacity: entryCapacity)
         sendControl = .allocate(byteCount: batch * Self.controlSize, alignment: 8)
-        sendEntries = .allocate(capacity: batch)
+        sendEntries = .allocate(capacity: entryCapacity)
+        messages = .allocate(capacity: batch)
         destination = .allocate(capacity: 1)
         scratch = .allocate(byteCount: slotSize, alignment: 64)
     }
@@ -54,6 +58,7 @@ final class Forwarder {
         sendVectors.deallocate()
         sendControl.deallocate()
         sendEntries.deallocate()
+        messages.deallocate()
         destination.deallocate()
         scratch.deallocate()
     }
@@ -136,6 +141,21 @@ final class Forwarder {
         case blocked
     }
 
+    /// Consecutive due datagrams of one size (the last may be shorter) and one ECN field leave as
+    /// a single UDP GSO send (UDP_SEGMENT): one trip through the stack for up to this many.
+    static let maxSegments = 64
+    static let maxSegmentBytes = 65_000
+    /// Cleared after the first send the kernel refuses with GSO; plain datagrams from then on.
+    var gso = true
+
+    /// One sendmmsg message: `count` entries from `first` in `sendEntries`.
+    private struct Message {
+        var first: Int
+        var count: Int
+        var segmentSize: Int
+        var ecn: UInt8
+    }
+
     /// Sends everything due by `now` to `target` through `fd`; `target == nil` drops it
     /// (`.noClient`: no client has spoken yet).
     func flush(fd: Int32, to target: RelayAddress?, now: UInt64) -> FlushResult {
@@ -145,66 +165,124 @@ final class Forwarder {
         }
         let nameLength = target?.length ?? 0
         while true {
-            var count = 0
-            while count < batch, let entry = queue.popDue(now: now) {
-                sendEntries[count] = entry
-                count += 1
+            // Pop due datagrams into at most `batch` messages.
+            var entryCount = 0
+            var messageCount = 0
+            var open: Message?
+            var openBytes = 0
+            var openClosed = false
+            while let entry = queue.popDue(now: now) {
+                let length = Int(entry.length)
+                if var group = open, gso, !openClosed, entry.ecn == group.ecn, group.count < Self.maxSegments,
+                    openBytes + length <= Self.maxSegmentBytes, length <= group.segmentSize
+                {
+                    group.count += 1
+                    openBytes += length
+                    // A shorter datagram can only be the last segment.
+                    openClosed = length < group.segmentSize
+                    open = group
+                } else {
+                    if let group = open {
+                        messages[messageCount] = group
+                        messageCount += 1
+                        if messageCount == batch {
+                            queue.push(entry)
+                            open = nil
+                            break
+                        }
+                    }
+                    open = Message(first: entryCount, count: 1, segmentSize: length, ecn: entry.ecn)
+                    openBytes = length
+                    openClosed = false
+                }
+                sendEntries[entryCount] = entry
+                entryCount += 1
+                if entryCount == entryCapacity { break }
             }
-            guard count > 0 else { return .idle }
+            if let group = open {
+                messages[messageCount] = group
+                messageCount += 1
+            }
+            guard messageCount > 0 else { return .idle }
             guard target != nil else {
-                for index in 0..<count { queue.releaseSlot(sendEntries[index].slot) }
-                counters[.noClient] += UInt64(count)
+                for index in 0..<entryCount { queue.releaseSlot(sendEntries[index].slot) }
+                counters[.noClient] += UInt64(entryCount)
                 continue
             }
-            for index in 0..<count {
-                let entry = sendEntries[index]
-                sendVectors[index] = iovec(iov_base: queue.buffer(entry.slot), iov_len: Int(entry.length))
-                var controlLength = 0
-                let control = sendControl + index * Self.controlSize
-                if entry.ecn != 0 {
-                    controlLength = writeECN(entry.ecn, family: family, into: control, header: &sendHeaders[index].msg_hdr)
+            for index in 0..<messageCount {
+                let message = messages[index]
+                for offset in 0..<message.count {
+                    let entry = sendEntries[message.first + offset]
+                    sendVectors[message.first + offset] = iovec(iov_base: queue.buffer(entry.slot), iov_len: Int(entry.length))
                 }
+                let control = sendControl + index * Self.controlSize
+                let controlLength = writeControl(
+                    segmentSize: message.count > 1 ? message.segmentSize : nil, ecn: message.ecn, family: family, into: control)
                 sendHeaders[index].msg_hdr = msghdr(
-                    msg_name: UnsafeMutableRawPointer(destination), msg_namelen: nameLength, msg_iov: sendVectors + index,
-                    msg_iovlen: 1, msg_control: controlLength > 0 ? control : nil, msg_controllen: controlLength, msg_flags: 0)
+                    msg_name: UnsafeMutableRawPointer(destination), msg_namelen: nameLength, msg_iov: sendVectors + message.first,
+                    msg_iovlen: message.count, msg_control: controlLength > 0 ? control : nil, msg_controllen: controlLength,
+                    msg_flags: 0)
                 sendHeaders[index].msg_len = 0
             }
-            let sent = Int(quic_sendmmsg(fd, sendHeaders, UInt32(count), Int32(MSG_DONTWAIT)))
+            let sent = Int(quic_sendmmsg(fd, sendHeaders, UInt32(messageCount), Int32(MSG_DONTWAIT)))
             if sent < 0 {
                 let code = errno
                 if code == EAGAIN || code == EWOULDBLOCK || code == ENOBUFS || code == EINTR {
-                    for index in 0..<count { queue.push(sendEntries[index]) }
+                    for index in 0..<entryCount { queue.push(sendEntries[index]) }
                     return .blocked
                 }
-                // The first datagram failed for good (no route, refused, too big): drop it and
+                if gso && messages[0].count > 1 && (code == EIO || code == EINVAL || code == ENOPROTOOPT || code == EOPNOTSUPP) {
+                    // No UDP GSO on this path: send datagrams one by one from now on.
+                    gso = false
+                    for index in 0..<entryCount { queue.push(sendEntries[index]) }
+                    continue
+                }
+                // The first message failed for good (no route, refused, too big): drop it and
                 // try the rest again.
-                counters[.sendError] += 1
-                queue.releaseSlot(sendEntries[0].slot)
-                for index in 1..<count { queue.push(sendEntries[index]) }
+                let failed = messages[0]
+                counters[.sendError] += UInt64(failed.count)
+                for index in failed.first..<(failed.first + failed.count) { queue.releaseSlot(sendEntries[index].slot) }
+                for index in (failed.first + failed.count)..<entryCount { queue.push(sendEntries[index]) }
                 continue
             }
             for index in 0..<sent {
-                counters.forwarded += 1
-                counters.forwardedBytes += UInt64(sendEntries[index].length)
-                queue.releaseSlot(sendEntries[index].slot)
+                let message = messages[index]
+                for entryIndex in message.first..<(message.first + message.count) {
+                    counters.forwarded += 1
+                    counters.forwardedBytes += UInt64(sendEntries[entryIndex].length)
+                    queue.releaseSlot(sendEntries[entryIndex].slot)
+                }
             }
-            if sent < count {
-                for index in sent..<count { queue.push(sendEntries[index]) }
+            if sent < messageCount {
+                for index in messages[sent].first..<entryCount { queue.push(sendEntries[index]) }
             }
         }
     }
 
-    /// Writes an IP_TOS / IPV6_TCLASS control message carrying the ECN field; returns its space.
-    private func writeECN(_ ecn: UInt8, family: Int32, into control: UnsafeMutableRawPointer, header: inout msghdr) -> Int {
-        let space = quic_cmsg_space(4)
-        header.msg_control = control
-        header.msg_controllen = space
-        control.initializeMemory(as: UInt8.self, repeating: 0, count: space)
-        guard let cmsg = withUnsafeMutablePointer(to: &header, { quic_cmsg_firsthdr($0) }) else { return 0 }
-        cmsg.pointee.cmsg_len = quic_cmsg_len(4)
-        cmsg.pointee.cmsg_level = family == AF_INET6 ? Int32(IPPROTO_IPV6) : Int32(IPPROTO_IP)
-        cmsg.pointee.cmsg_type = family == AF_INET6 ? IPV6_TCLASS : IP_TOS
-        UnsafeMutableRawPointer(quic_cmsg_data(cmsg)).storeBytes(of: Int32(ecn), as: Int32.self)
-        return space
+    /// Writes the UDP_SEGMENT and IP_TOS / IPV6_TCLASS control messages a send needs; returns
+    /// the control length (0: none).
+    private func writeControl(segmentSize: Int?, ecn: UInt8, family: Int32, into control: UnsafeMutableRawPointer) -> Int {
+        var length = 0
+        if let segmentSize {
+            let cmsg = control.assumingMemoryBound(to: cmsghdr.self)
+            cmsg.pointee.cmsg_len = quic_cmsg_len(2)
+            cmsg.pointee.cmsg_level = Int32(IPPROTO_UDP)
+            cmsg.pointee.cmsg_type = Self.udpSegment
+            UnsafeMutableRawPointer(quic_cmsg_data(cmsg)).storeBytes(of: UInt16(segmentSize), as: UInt16.self)
+            length += quic_cmsg_space(2)
+        }
+        if ecn != 0 {
+            let cmsg = (control + length).assumingMemoryBound(to: cmsghdr.self)
+            cmsg.pointee.cmsg_len = quic_cmsg_len(4)
+            cmsg.pointee.cmsg_level = family == AF_INET6 ? Int32(IPPROTO_IPV6) : Int32(IPPROTO_IP)
+            cmsg.pointee.cmsg_type = family == AF_INET6 ? IPV6_TCLASS : IP_TOS
+            UnsafeMutableRawPointer(quic_cmsg_data(cmsg)).storeBytes(of: Int32(ecn), as: Int32.self)
+            length += quic_cmsg_space(4)
+        }
+        return length
     }
+
+    /// UDP_SEGMENT from <netinet/udp.h>.
+    static let udpSegment: Int32 = 103
+
 }
