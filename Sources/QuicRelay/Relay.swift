@@ -102,9 +102,11 @@ public final class Relay: @unchecked Sendable {
 
     /// The seeds of the two directions differ so their random streams are independent.
     func makeForwarder(direction: UInt64) -> Forwarder {
-        Forwarder(
+        let forwarder = Forwarder(
             link: LinkModel(impairments: configuration.impairments, seed: configuration.seed &* 0x9e37_79b9 &+ direction, epoch: startTime),
             queueSlots: configuration.queueSlots, slotSize: configuration.maxDatagramSize, batch: configuration.batchSize)
+        forwarder.gso = configuration.gso
+        return forwarder
     }
 
     /// At most this many batches are read before due datagrams are sent again.

@@ -83,6 +83,8 @@ public struct RelayConfiguration: Sendable {
     public var queueSlots = 32768
     /// Socket buffer size for both sockets.
     public var socketBuffer = 8 << 20
+    /// Send runs of equal-size datagrams as one UDP GSO send (the kernel segments them).
+    public var gso = true
 
     public init(listen: RelayAddress, upstream: RelayAddress) {
         self.listen = listen

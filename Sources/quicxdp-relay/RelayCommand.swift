@@ -102,6 +102,9 @@ struct RelayCommand: ParsableCommand {
     @Option(help: "Datagrams that can wait in each direction's delay queue.")
     var queueSlots: Int = 32768
 
+    @Flag(help: "Send every datagram on its own instead of grouping equal-size runs into UDP GSO sends.")
+    var noGso = false
+
     func makeConfiguration() throws -> RelayConfiguration {
         var configuration = RelayConfiguration(
             listen: try RelayUnits.address(listen), upstream: try RelayUnits.address(upstream))
@@ -139,6 +142,7 @@ struct RelayCommand: ParsableCommand {
         configuration.batchSize = batch
         configuration.maxDatagramSize = maxDatagram
         configuration.queueSlots = queueSlots
+        configuration.gso = !noGso
         return configuration
     }
 
