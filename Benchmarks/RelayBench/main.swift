@@ -203,9 +203,15 @@ delayedRelay.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
 delayedRelay.arguments = ["--net=/var/run/netns/\(relayNS)", relayBinary, "--listen", "10.201.1.1:4434", "--upstream", "10.201.2.2:5000", "--delay", "20ms"]
 delayedRelay.standardOutput = FileHandle.nullDevice
 try delayedRelay.run()
+// A third without UDP GSO: what grouping equal-size runs into one send buys.
+let plainRelay = Process()
+plainRelay.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
+plainRelay.arguments = ["--net=/var/run/netns/\(relayNS)", relayBinary, "--listen", "10.201.1.1:4435", "--upstream", "10.201.2.2:5000", "--no-gso"]
+plainRelay.standardOutput = FileHandle.nullDevice
+try plainRelay.run()
 usleep(300_000)
 defer {
-    for process in [relay, delayedRelay] {
+    for process in [relay, delayedRelay, plainRelay] {
         kill(process.processIdentifier, SIGINT)
         process.waitUntilExit()
     }
@@ -225,16 +231,22 @@ print("quicxdp-relay throughput, \(datagramSize)-byte UDP datagrams, client → 
 print("  path                               offered/s  delivered/s   Gbit/s    loss   relay CPU")
 var baseline: [Sample] = []
 var relayed: [Sample] = []
+var plain: [Sample] = []
 for _ in 0..<rounds {
     baseline.append(try measure(host: "10.201.2.2", port: 5000, rate: nil, relayPID: nil))
     relayed.append(try measure(host: "10.201.1.1", port: 4433, rate: nil, relayPID: relay.processIdentifier))
+    plain.append(try measure(host: "10.201.1.1", port: 4435, rate: nil, relayPID: plainRelay.processIdentifier))
 }
 func median(_ samples: [Sample]) -> Sample { samples.sorted { $0.received < $1.received }[samples.count / 2] }
 let baselineMedian = median(baseline)
 let relayMedian = median(relayed)
 row("kernel forwarding (baseline)", baselineMedian)
 row("quicxdp-relay, no impairment", relayMedian)
-print(String(format: "  ratio relay/baseline (delivered datagrams/s): %.2f", relayMedian.deliveredPerSecond / baselineMedian.deliveredPerSecond))
+row("quicxdp-relay --no-gso", median(plain))
+print(String(format: "  ratio relay/baseline (delivered datagrams/s): %.2f (--no-gso: %.2f); CPU per forwarded datagram %.2f µs (--no-gso %.2f µs)",
+    relayMedian.deliveredPerSecond / baselineMedian.deliveredPerSecond, median(plain).deliveredPerSecond / baselineMedian.deliveredPerSecond,
+    (relayMedian.relayCPU ?? 0) / relayMedian.deliveredPerSecond * 1e6, (median(plain).relayCPU ?? 0) / median(plain).deliveredPerSecond * 1e6))
+print("  (a ratio above 1 means the sender, not the relay, limited both paths: kernel forwarding costs the sending CPU more per datagram)")
 
 let gigabit = 1e9 / 8
 let pacedBaseline = try measure(host: "10.201.2.2", port: 5000, rate: gigabit, relayPID: nil)
