@@ -25,6 +25,9 @@ bench: deps bpf
 	$(SWIFT) run -c release $(SWIFT_BUILD_FLAGS) CoreBench
 	$(SWIFT) run -c release $(SWIFT_BUILD_FLAGS) TLSBench
 	$(SWIFT) run -c release $(SWIFT_BUILD_FLAGS) DatapathBench
+	$(SWIFT) run -c release $(SWIFT_BUILD_FLAGS) CongestionBench
+	$(SWIFT) build -c release $(SWIFT_BUILD_FLAGS) --product quicxdp-relay
+	$(SWIFT) run -c release $(SWIFT_BUILD_FLAGS) RelayBench
 
 demo: deps bpf
 	tools/demo.sh

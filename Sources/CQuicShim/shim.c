@@ -27,6 +27,12 @@ int quic_sendmmsg(int fd, struct quic_mmsghdr *msgs, unsigned int vlen, int flag
     return sendmmsg(fd, (struct mmsghdr *)msgs, vlen, flags);
 }
 
+int quic_ppoll(struct pollfd *fds, unsigned long nfds, int64_t timeout_ns) {
+    if (timeout_ns < 0) return ppoll(fds, nfds, NULL, NULL);
+    struct timespec timeout = {.tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000};
+    return ppoll(fds, nfds, &timeout, NULL);
+}
+
 int quic_setns_net(int fd) { return setns(fd, CLONE_NEWNET); }
 
 int quic_pin_current_thread(int cpu) {

@@ -38,64 +38,179 @@ public protocol CongestionController: Sendable {
     mutating func onPersistentCongestion(now: Instant)
     /// The path's maximum datagram size changed (PMTUD).
     mutating func onMaxDatagramSizeChanged(_ size: Int)
+
+    // The requirements below were added for rate-based controllers (BBR). Each has a default
+    // implementation in the extension that follows, so loss-based controllers ignore them.
+
+    /// One in-flight packet was declared lost, before the `onCongestionEvent` of the same
+    /// detection pass (draft-ietf-ccwg-bbr-06 §5.2.4, HandleLostPacket).
+    mutating func onPacketLost(_ packet: LostPacketInfo, now: Instant, bytesInFlight: Int)
+    /// The delivery-rate sample of one ACK frame that newly acknowledged in-flight packets
+    /// (draft-ietf-ccwg-bbr-06 §4.1.2.3). Called after the `onPacketAcked` calls of that ACK and
+    /// before `onAckProcessed`.
+    mutating func onRateSample(_ sample: RateSample, now: Instant, rtt: RTTEstimator, bytesInFlight: Int)
+    /// The peer reported `newlyMarked` more ECN-CE marks (RFC 9002 §7.1, Appendix B.7). The
+    /// default treats it as a congestion event, as before this requirement existed.
+    mutating func onECNCongestion(now: Instant, sentTime: Instant, newlyMarked: UInt64)
+    /// Whether loss recovery should mark the current flight application-limited after this ACK
+    /// (MarkConnectionAppLimited in draft-ietf-ccwg-bbr-06 §5.3.4.3: ProbeRTT's low rate samples
+    /// must not lower the bandwidth model).
+    var marksFlightAppLimited: Bool { get }
+}
+
+extension CongestionController {
+    @inlinable public mutating func onPacketLost(_ packet: LostPacketInfo, now: Instant, bytesInFlight: Int) {}
+    @inlinable public mutating func onRateSample(_ sample: RateSample, now: Instant, rtt: RTTEstimator, bytesInFlight: Int) {}
+    @inlinable public mutating func onECNCongestion(now: Instant, sentTime: Instant, newlyMarked: UInt64) {
+        onCongestionEvent(now: now, sentTime: sentTime)
+    }
+    @inlinable public var marksFlightAppLimited: Bool { false }
 }
 
 /// The controllers selectable per connection. A concrete enum, so dispatch is a switch rather than
 /// an existential box; recovery code stays generic over `CongestionController`.
 public enum CongestionControlAlgorithm: String, Sendable, Hashable, CaseIterable {
     case newReno = "newreno"
+    /// RFC 9438 with HyStart++ (RFC 9406) for the first slow start.
+    case cubic = "cubic"
+    /// BBR as draft-ietf-ccwg-bbr-06 describes it (the "v3" algorithm).
+    case bbr = "bbr"
 }
 
-/// A congestion controller chosen at connection setup, dispatching by switch.
+/// A congestion controller chosen at connection setup, dispatching by switch. `update` copies the
+/// payload out, mutates it and stores it back, so nothing is boxed or allocated.
 public enum SelectedCongestionController: CongestionController {
     case newReno(NewReno)
+    case cubic(Cubic)
+    case bbr(BBR)
 
-    public init(_ algorithm: CongestionControlAlgorithm, maxDatagramSize: Int) {
+    /// `seed` feeds BBR's randomized probing schedule (§5.3.3.8.2); the core takes randomness
+    /// from outside, so two connections with the same seed behave the same.
+    public init(_ algorithm: CongestionControlAlgorithm, maxDatagramSize: Int, seed: UInt64 = 0) {
         switch algorithm {
         case .newReno: self = .newReno(NewReno(maxDatagramSize: maxDatagramSize))
+        case .cubic: self = .cubic(Cubic(maxDatagramSize: maxDatagramSize))
+        case .bbr: self = .bbr(BBR(maxDatagramSize: maxDatagramSize, seed: seed))
+        }
+    }
+
+    public var algorithm: CongestionControlAlgorithm {
+        switch self {
+        case .newReno: return .newReno
+        case .cubic: return .cubic
+        case .bbr: return .bbr
         }
     }
 
     @inlinable public var congestionWindow: Int {
-        switch self { case .newReno(let controller): return controller.congestionWindow }
+        switch self {
+        case .newReno(let controller): return controller.congestionWindow
+        case .cubic(let controller): return controller.congestionWindow
+        case .bbr(let controller): return controller.congestionWindow
+        }
     }
     @inlinable public var slowStartThreshold: Int? {
-        switch self { case .newReno(let controller): return controller.slowStartThreshold }
+        switch self {
+        case .newReno(let controller): return controller.slowStartThreshold
+        case .cubic(let controller): return controller.slowStartThreshold
+        case .bbr(let controller): return controller.slowStartThreshold
+        }
     }
     @inlinable public var isInSlowStart: Bool {
-        switch self { case .newReno(let controller): return controller.isInSlowStart }
+        switch self {
+        case .newReno(let controller): return controller.isInSlowStart
+        case .cubic(let controller): return controller.isInSlowStart
+        case .bbr(let controller): return controller.isInSlowStart
+        }
     }
     @inlinable public var pacingRate: UInt64? {
-        switch self { case .newReno(let controller): return controller.pacingRate }
+        switch self {
+        case .newReno(let controller): return controller.pacingRate
+        case .cubic(let controller): return controller.pacingRate
+        case .bbr(let controller): return controller.pacingRate
+        }
+    }
+    @inlinable public var marksFlightAppLimited: Bool {
+        switch self {
+        case .newReno(let controller): return controller.marksFlightAppLimited
+        case .cubic(let controller): return controller.marksFlightAppLimited
+        case .bbr(let controller): return controller.marksFlightAppLimited
+        }
     }
 
+    /// Applies `body` to whichever controller is selected. Generic over the body so each call
+    /// site specializes; the payload is copied out and back (no existential, no allocation).
     @inlinable
-    mutating func update(_ body: (inout NewReno) -> Void) {
+    mutating func update(
+        newReno: (inout NewReno) -> Void, cubic: (inout Cubic) -> Void, bbr: (inout BBR) -> Void
+    ) {
         switch self {
         case .newReno(var controller):
-            body(&controller)
+            newReno(&controller)
             self = .newReno(controller)
+        case .cubic(var controller):
+            cubic(&controller)
+            self = .cubic(controller)
+        case .bbr(var controller):
+            bbr(&controller)
+            self = .bbr(controller)
         }
     }
 
     @inlinable public mutating func onPacketSent(now: Instant, bytes: Int, bytesInFlight: Int) {
-        update { $0.onPacketSent(now: now, bytes: bytes, bytesInFlight: bytesInFlight) }
+        update(
+            newReno: { $0.onPacketSent(now: now, bytes: bytes, bytesInFlight: bytesInFlight) },
+            cubic: { $0.onPacketSent(now: now, bytes: bytes, bytesInFlight: bytesInFlight) },
+            bbr: { $0.onPacketSent(now: now, bytes: bytes, bytesInFlight: bytesInFlight) })
     }
     @inlinable public mutating func onPacketAcked(
         _ packet: AckedPacketInfo, now: Instant, rtt: RTTEstimator, isAppLimited: Bool
     ) {
-        update { $0.onPacketAcked(packet, now: now, rtt: rtt, isAppLimited: isAppLimited) }
+        update(
+            newReno: { $0.onPacketAcked(packet, now: now, rtt: rtt, isAppLimited: isAppLimited) },
+            cubic: { $0.onPacketAcked(packet, now: now, rtt: rtt, isAppLimited: isAppLimited) },
+            bbr: { $0.onPacketAcked(packet, now: now, rtt: rtt, isAppLimited: isAppLimited) })
     }
     @inlinable public mutating func onAckProcessed(now: Instant, rtt: RTTEstimator, bytesInFlight: Int) {
-        update { $0.onAckProcessed(now: now, rtt: rtt, bytesInFlight: bytesInFlight) }
+        update(
+            newReno: { $0.onAckProcessed(now: now, rtt: rtt, bytesInFlight: bytesInFlight) },
+            cubic: { $0.onAckProcessed(now: now, rtt: rtt, bytesInFlight: bytesInFlight) },
+            bbr: { $0.onAckProcessed(now: now, rtt: rtt, bytesInFlight: bytesInFlight) })
     }
     @inlinable public mutating func onCongestionEvent(now: Instant, sentTime: Instant) {
-        update { $0.onCongestionEvent(now: now, sentTime: sentTime) }
+        update(
+            newReno: { $0.onCongestionEvent(now: now, sentTime: sentTime) },
+            cubic: { $0.onCongestionEvent(now: now, sentTime: sentTime) },
+            bbr: { $0.onCongestionEvent(now: now, sentTime: sentTime) })
     }
     @inlinable public mutating func onPersistentCongestion(now: Instant) {
-        update { $0.onPersistentCongestion(now: now) }
+        update(
+            newReno: { $0.onPersistentCongestion(now: now) },
+            cubic: { $0.onPersistentCongestion(now: now) },
+            bbr: { $0.onPersistentCongestion(now: now) })
     }
     @inlinable public mutating func onMaxDatagramSizeChanged(_ size: Int) {
-        update { $0.onMaxDatagramSizeChanged(size) }
+        update(
+            newReno: { $0.onMaxDatagramSizeChanged(size) },
+            cubic: { $0.onMaxDatagramSizeChanged(size) },
+            bbr: { $0.onMaxDatagramSizeChanged(size) })
+    }
+    @inlinable public mutating func onPacketLost(_ packet: LostPacketInfo, now: Instant, bytesInFlight: Int) {
+        update(
+            newReno: { $0.onPacketLost(packet, now: now, bytesInFlight: bytesInFlight) },
+            cubic: { $0.onPacketLost(packet, now: now, bytesInFlight: bytesInFlight) },
+            bbr: { $0.onPacketLost(packet, now: now, bytesInFlight: bytesInFlight) })
+    }
+    @inlinable public mutating func onRateSample(_ sample: RateSample, now: Instant, rtt: RTTEstimator, bytesInFlight: Int) {
+        update(
+            newReno: { $0.onRateSample(sample, now: now, rtt: rtt, bytesInFlight: bytesInFlight) },
+            cubic: { $0.onRateSample(sample, now: now, rtt: rtt, bytesInFlight: bytesInFlight) },
+            bbr: { $0.onRateSample(sample, now: now, rtt: rtt, bytesInFlight: bytesInFlight) })
+    }
+    @inlinable public mutating func onECNCongestion(now: Instant, sentTime: Instant, newlyMarked: UInt64) {
+        update(
+            newReno: { $0.onECNCongestion(now: now, sentTime: sentTime, newlyMarked: newlyMarked) },
+            cubic: { $0.onECNCongestion(now: now, sentTime: sentTime, newlyMarked: newlyMarked) },
+            bbr: { $0.onECNCongestion(now: now, sentTime: sentTime, newlyMarked: newlyMarked) })
     }
 }

@@ -26,6 +26,9 @@ public struct LossRecovery<Controller: CongestionController>: Sendable {
 
     public private(set) var rtt = RTTEstimator()
     public private(set) var controller: Controller
+    /// Delivery-rate estimation (draft-ietf-ccwg-bbr-06 §4.1) over every in-flight packet; its
+    /// per-ACK sample goes to `controller.onRateSample`.
+    public private(set) var deliveryRate = DeliveryRateEstimator()
     public private(set) var bytesInFlight = 0
     public private(set) var ptoCount = 0
     /// The peer's max_ack_delay.
@@ -83,10 +86,12 @@ public struct LossRecovery<Controller: CongestionController>: Sendable {
         ackEliciting: Bool, inFlight: Bool, amplificationBlocked: Bool = false
     ) {
         let frameCount = spaces[space.rawValue].sent.frameCursor - firstFrame
+        let delivery =
+            inFlight ? deliveryRate.onPacketSent(now: now, bytes: bytes, bytesInFlight: bytesInFlight) : DeliverySnapshot()
         spaces[space.rawValue].sent.append(
             SentPacket(
                 packetNumber: packetNumber, timeSent: now, bytes: bytes, ackEliciting: ackEliciting, inFlight: inFlight,
-                firstFrame: firstFrame, frameCount: frameCount, state: .outstanding))
+                firstFrame: firstFrame, frameCount: frameCount, state: .outstanding, delivery: delivery))
         if inFlight {
             if ackEliciting { spaces[space.rawValue].timeOfLastAckEliciting = now }
             bytesInFlight += bytes
@@ -115,6 +120,9 @@ public struct LossRecovery<Controller: CongestionController>: Sendable {
         }
         spaces[spaceIndex].largestAcked = max(spaces[spaceIndex].largestAcked ?? 0, ack.largestAcknowledged)
 
+        // CheckIfApplicationLimited at the start of ACK processing (draft-ietf-ccwg-bbr-06 §4.1.2.4).
+        if isAppLimited { deliveryRate.markAppLimited(bytesInFlight: bytesInFlight) }
+        deliveryRate.beginAck()
         newlyAcked.removeAll(keepingCapacity: true)
         lostPackets.removeAll(keepingCapacity: true)
         var largestNewlyAcked: SentPacket?
@@ -136,6 +144,9 @@ public struct LossRecovery<Controller: CongestionController>: Sendable {
                             bytesInFlight -= packet.bytes
                             newlyAcked.append(
                                 AckedPacketInfo(packetNumber: packet.packetNumber, sentTime: packet.timeSent, bytes: packet.bytes))
+                            deliveryRate.onPacketAcked(
+                                packet.delivery, packetNumber: packet.packetNumber, sentTime: packet.timeSent,
+                                bytes: packet.bytes, now: now)
                         }
                         for frameIndex in packet.firstFrame..<(packet.firstFrame + packet.frameCount) {
                             onFrame(space, spaces[spaceIndex].sent.frame(at: frameIndex), .acknowledged)
@@ -156,15 +167,20 @@ public struct LossRecovery<Controller: CongestionController>: Sendable {
 
         if let ecn = ack.ecnCounts, ecn.ce > spaces[spaceIndex].ecnCE {
             // ProcessECN (Appendix B.7): a CE increase is a congestion event.
+            let newlyMarked = ecn.ce - spaces[spaceIndex].ecnCE
             spaces[spaceIndex].ecnCE = ecn.ce
-            controller.onCongestionEvent(now: now, sentTime: largest.timeSent)
+            controller.onECNCongestion(now: now, sentTime: largest.timeSent, newlyMarked: newlyMarked)
         }
 
         detectLostPackets(space: space, now: now, onFrame: onFrame)
         for packet in newlyAcked {
             controller.onPacketAcked(packet, now: now, rtt: rtt, isAppLimited: isAppLimited)
         }
+        if let sample = deliveryRate.finishAck(minRTT: rtt.minRTT) {
+            controller.onRateSample(sample, now: now, rtt: rtt, bytesInFlight: bytesInFlight)
+        }
         controller.onAckProcessed(now: now, rtt: rtt, bytesInFlight: bytesInFlight)
+        if controller.marksFlightAppLimited { deliveryRate.markAppLimited(bytesInFlight: bytesInFlight) }
         if peerCompletedAddressValidation { ptoCount = 0 }
         spaces[spaceIndex].sent.dropSettledFront()
         updateTimer(now: now, amplificationBlocked: amplificationBlocked)
@@ -208,6 +224,13 @@ public struct LossRecovery<Controller: CongestionController>: Sendable {
                 if packet.inFlight {
                     bytesInFlight -= packet.bytes
                     sentTimeOfLastLoss = max(sentTimeOfLastLoss ?? packet.timeSent, packet.timeSent)
+                    let totalLost = deliveryRate.onPacketLost(bytes: packet.bytes)
+                    controller.onPacketLost(
+                        LostPacketInfo(
+                            packetNumber: packet.packetNumber, sentTime: packet.timeSent, bytes: packet.bytes,
+                            txInFlight: packet.delivery.txInFlight, lostSinceSent: totalLost - packet.delivery.lost,
+                            isAppLimited: packet.delivery.isAppLimited, totalDelivered: deliveryRate.delivered),
+                        now: now, bytesInFlight: bytesInFlight)
                 }
                 for frameIndex in packet.firstFrame..<(packet.firstFrame + packet.frameCount) {
                     onFrame(space, spaces[spaceIndex].sent.frame(at: frameIndex), .lost)

@@ -39,6 +39,9 @@ struct SentPacket: Sendable {
     var firstFrame: Int
     var frameCount: Int
     var state: State
+    /// Delivery-rate state at send (draft-ietf-ccwg-bbr-06 §4.1.2.1.2); meaningful for in-flight
+    /// packets only.
+    var delivery = DeliverySnapshot()
 }
 
 /// The sent packets of one packet number space, in packet-number order, and their frame records.

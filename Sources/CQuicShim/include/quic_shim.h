@@ -23,6 +23,7 @@
 #include <linux/sock_diag.h>
 #include <linux/xdp_diag.h>
 #include <netinet/in.h>
+#include <poll.h>
 
 // --- OpenSSL macros -------------------------------------------------------------------------
 /// OPENSSL_free is a macro over CRYPTO_free(ptr, __FILE__, __LINE__).
@@ -48,6 +49,10 @@ int quic_recvmmsg(int fd, struct quic_mmsghdr *msgs, unsigned int vlen, int flag
 int quic_sendmmsg(int fd, struct quic_mmsghdr *msgs, unsigned int vlen, int flags);
 /// setns(2): join the namespace behind `fd` (CLONE_NEWNET for a network namespace).
 int quic_setns_net(int fd);
+
+/// ppoll(2) with a timeout in nanoseconds (negative: wait indefinitely); poll(2) only has
+/// milliseconds, too coarse for the impairment relay's release times.
+int quic_ppoll(struct pollfd *fds, unsigned long nfds, int64_t timeout_ns);
 
 /// Pins the calling thread to one CPU (sched_setaffinity with a CPU_SET, both _GNU_SOURCE/macros).
 int quic_pin_current_thread(int cpu);
