@@ -216,6 +216,8 @@ extension Connection {
                 throw TransportFailure(error)
             }
             noteLostPackets(now: now, trigger: "reordering_threshold")
+            statistics.ecnCongestionEvents = recovery.ecnCongestionEvents
+            if recovery.ecn.state != lastECNState { noteECNState(now: now) }
             if qlogSink != nil { qlogMetrics(now: now) }
         case .crypto(let crypto):
             do throws(WireError) { try self.crypto[space.rawValue].receive(offset: crypto.offset, data: crypto.data.bytes) } catch { throw TransportFailure(error) }
@@ -333,6 +335,19 @@ extension Connection {
             qlog(QlogEvents.packetLost(time: now, type: type, number: number, trigger: trigger))
         }
     }
+
+    /// ECN's state moved (RFC 9000 Appendix A.4): qlog it.
+    func noteECNState(now: Instant) {
+        let new = recovery.ecn.state
+        if qlogSink != nil { qlog(QlogEvents.ecnStateUpdated(time: now, old: lastECNState, new: new)) }
+        lastECNState = new
+    }
+
+    /// ECN on the current path: testing, unknown, capable or failed.
+    public var ecnState: ECNValidation.State { recovery.ecn.state }
+
+    /// The ECN codepoints of the packets received in `space` (what our ACK frames report).
+    public func receivedECNCounts(_ space: PacketNumberSpace) -> ECNCounts { received[space.rawValue].ecnCounts }
 
     func qlogMetrics(now: Instant) {
         qlog(QlogEvents.metricsUpdated(

@@ -20,6 +20,8 @@ extension Connection {
         var total = 0
         var segmentSize = 0
         var count = 0
+        // One codepoint for the whole batch: it ends where ECN's testing period does.
+        let ecn = recovery.ecn.marking
         while count < maxDatagrams {
             let room = buffer.count - total
             let limit = segmentSize == 0 ? room : min(room, segmentSize)
@@ -27,14 +29,16 @@ extension Connection {
                 now: now, into: UnsafeMutableRawBufferPointer(rebasing: buffer[total..<(total + limit)]),
                 padNearlyFullTo: segmentSize == 0 ? nil : segmentSize)
             if size == 0 { break }
+            recovery.onDatagramSent(now: now)
             if count == 0 { segmentSize = size }
             total += size
             count += 1
             // Every segment but the last must have the first one's size (UDP_SEGMENT).
-            if size < segmentSize { break }
+            if size < segmentSize || recovery.ecn.marking != ecn { break }
         }
         guard total > 0 else { return nil }
-        return Transmit(destination: remoteAddress, ecn: .notECT, size: total, segmentSize: count > 1 ? segmentSize : nil)
+        if recovery.ecn.state != lastECNState { noteECNState(now: now) }
+        return Transmit(destination: remoteAddress, ecn: ecn, size: total, segmentSize: count > 1 ? segmentSize : nil)
     }
 
     /// Assembles one datagram of coalesced packets (RFC 9000 §12.2); returns its size. Within a

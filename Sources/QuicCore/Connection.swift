@@ -117,6 +117,8 @@ public final class Connection {
     @exclusivity(unchecked) var events = RingBuffer<ConnectionEvent>(capacity: 16)
     @exclusivity(unchecked) var endpointEvents = RingBuffer<EndpointEvent>(capacity: 8)
     @exclusivity(unchecked) public internal(set) var statistics = ConnectionStatistics()
+    /// The ECN state last reported (qlog), to notice changes.
+    @exclusivity(unchecked) var lastECNState = ECNValidation.State.testing
     /// Packets being assembled into the current datagram.
     @exclusivity(unchecked) var pendingPackets: [PendingPacket] = []
 
@@ -159,7 +161,8 @@ public final class Connection {
         initialSourceCID = scid
         recovery = LossRecovery(
             controller: SelectedCongestionController(configuration.congestionControl, maxDatagramSize: maxDatagramSize),
-            isServer: false)
+            isServer: false, ecn: configuration.ecn)
+        lastECNState = recovery.ecn.state
         pacer = Pacer(maxDatagramSize: maxDatagramSize)
         streams = StreamManager(role: .client, limits: configuration.streams)
 
@@ -208,7 +211,8 @@ public final class Connection {
         initialSourceCID = scid
         recovery = LossRecovery(
             controller: SelectedCongestionController(configuration.congestionControl, maxDatagramSize: maxDatagramSize),
-            isServer: true)
+            isServer: true, ecn: configuration.ecn)
+        lastECNState = recovery.ecn.state
         pacer = Pacer(maxDatagramSize: maxDatagramSize)
         streams = StreamManager(role: .server, limits: configuration.streams)
 

@@ -20,6 +20,9 @@ public struct ConnectionConfiguration: Sendable {
     /// Datagram size we send before path MTU discovery (RFC 9000 §14: at least 1200).
     public var initialMaxDatagramSize = 1200
     public var congestionControl: CongestionControlAlgorithm = .newReno
+    /// Send ECT(0) and react to CE once the path's ECN is validated (RFC 9000 §13.4). The
+    /// received codepoints are counted and reported in ACK frames either way.
+    public var ecn = true
     /// Largest DATAGRAM frame we accept (RFC 9221); nil disables DATAGRAM support.
     public var maxDatagramFrameSize: UInt64?
     /// DATAGRAM frames buffered for the application before the oldest is dropped.
@@ -137,4 +140,6 @@ public struct ConnectionStatistics: Sendable, Equatable {
     public var streamBytesSent = 0
     public var streamBytesRetransmitted = 0
     public var probeTimeouts = 0
+    /// Validated ACK frames whose ECN-CE count grew (each one a congestion event).
+    public var ecnCongestionEvents = 0
 }

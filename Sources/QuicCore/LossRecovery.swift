@@ -29,6 +29,11 @@ public struct LossRecovery<Controller: CongestionController>: Sendable {
     /// Delivery-rate estimation (draft-ietf-ccwg-bbr-06 §4.1) over every in-flight packet; its
     /// per-ACK sample goes to `controller.onRateSample`.
     public private(set) var deliveryRate = DeliveryRateEstimator()
+    /// ECN on this path (RFC 9000 §13.4.2): what packets are marked with, and whether the
+    /// peer's counts are trusted.
+    public private(set) var ecn: ECNValidation
+    /// CE increases of validated ACK frames, summed (each one a congestion event, RFC 9002 §7).
+    public private(set) var ecnCongestionEvents = 0
     public private(set) var bytesInFlight = 0
     public private(set) var ptoCount = 0
     /// The peer's max_ack_delay.
@@ -55,13 +60,13 @@ public struct LossRecovery<Controller: CongestionController>: Sendable {
         var largestAcked: UInt64?
         var timeOfLastAckEliciting: Instant?
         var lossTime: Instant?
-        var ecnCE: UInt64 = 0
         var discarded = false
     }
 
-    public init(controller: Controller, isServer: Bool) {
+    public init(controller: Controller, isServer: Bool, ecn: Bool = false) {
         self.controller = controller
         self.isServer = isServer
+        self.ecn = ECNValidation(enabled: ecn)
         newlyAcked.reserveCapacity(64)
     }
 
@@ -86,18 +91,26 @@ public struct LossRecovery<Controller: CongestionController>: Sendable {
         ackEliciting: Bool, inFlight: Bool, amplificationBlocked: Bool = false
     ) {
         let frameCount = spaces[space.rawValue].sent.frameCursor - firstFrame
+        let ecnMarked = ecn.marking != .notECT
+        ecn.onPacketSent(space: space, marked: ecnMarked)
         let delivery =
             inFlight ? deliveryRate.onPacketSent(now: now, bytes: bytes, bytesInFlight: bytesInFlight) : DeliverySnapshot()
         spaces[space.rawValue].sent.append(
             SentPacket(
                 packetNumber: packetNumber, timeSent: now, bytes: bytes, ackEliciting: ackEliciting, inFlight: inFlight,
-                firstFrame: firstFrame, frameCount: frameCount, state: .outstanding, delivery: delivery))
+                firstFrame: firstFrame, frameCount: frameCount, state: .outstanding, ecnMarked: ecnMarked,
+                delivery: delivery))
         if inFlight {
             if ackEliciting { spaces[space.rawValue].timeOfLastAckEliciting = now }
             bytesInFlight += bytes
             controller.onPacketSent(now: now, bytes: bytes, bytesInFlight: bytesInFlight)
             updateTimer(now: now, amplificationBlocked: amplificationBlocked)
         }
+    }
+
+    /// One datagram left (after its packets' `onPacketSent`): counts toward ECN's testing period.
+    public mutating func onDatagramSent(now: Instant) {
+        ecn.onDatagramSent(now: now, probeTimeout: rtt.probeTimeout)
     }
 
     /// Whether the window has room for `bytes` more.
@@ -118,6 +131,7 @@ public struct LossRecovery<Controller: CongestionController>: Sendable {
         guard ack.largestAcknowledged < spaces[spaceIndex].sent.nextPacketNumber else {
             throw WireError(.protocolViolation, .invalidValue, frameType: FrameType.ack.rawValue)
         }
+        let advancesLargest = spaces[spaceIndex].largestAcked.map { ack.largestAcknowledged > $0 } ?? true
         spaces[spaceIndex].largestAcked = max(spaces[spaceIndex].largestAcked ?? 0, ack.largestAcknowledged)
 
         // CheckIfApplicationLimited at the start of ACK processing (draft-ietf-ccwg-bbr-06 §4.1.2.4).
@@ -126,6 +140,7 @@ public struct LossRecovery<Controller: CongestionController>: Sendable {
         newlyAcked.removeAll(keepingCapacity: true)
         lostPackets.removeAll(keepingCapacity: true)
         var largestNewlyAcked: SentPacket?
+        var newlyAckedMarked = 0
         var includesAckEliciting = false
         for range in ack.ranges {
             var packetNumber = range.upperBound
@@ -140,6 +155,7 @@ public struct LossRecovery<Controller: CongestionController>: Sendable {
                         spaces[spaceIndex].sent[index] = packet
                         if largestNewlyAcked == nil { largestNewlyAcked = packet }
                         if packet.ackEliciting { includesAckEliciting = true }
+                        if packet.ecnMarked { newlyAckedMarked += 1 }
                         if packet.inFlight {
                             bytesInFlight -= packet.bytes
                             newlyAcked.append(
@@ -165,11 +181,13 @@ public struct LossRecovery<Controller: CongestionController>: Sendable {
         }
         if space == .handshake { receivedHandshakeAck = true }
 
-        if let ecn = ack.ecnCounts, ecn.ce > spaces[spaceIndex].ecnCE {
-            // ProcessECN (Appendix B.7): a CE increase is a congestion event.
-            let newlyMarked = ecn.ce - spaces[spaceIndex].ecnCE
-            spaces[spaceIndex].ecnCE = ecn.ce
-            controller.onECNCongestion(now: now, sentTime: largest.timeSent, newlyMarked: newlyMarked)
+        // ProcessECN (Appendix B.7), with the counts validated first (RFC 9000 §13.4.2.1); an ACK
+        // that does not advance the largest acknowledged is not validated (reordering).
+        if advancesLargest, let ceIncrease = ecn.onAck(space: space, counts: ack.ecnCounts, newlyAckedECT0: newlyAckedMarked),
+            ceIncrease > 0
+        {
+            ecnCongestionEvents += 1
+            controller.onECNCongestion(now: now, sentTime: largest.timeSent, newlyMarked: ceIncrease)
         }
 
         detectLostPackets(space: space, now: now, onFrame: onFrame)
@@ -221,6 +239,7 @@ public struct LossRecovery<Controller: CongestionController>: Sendable {
                 spaces[spaceIndex].sent[index] = packet
                 lostPackets.append((space, packet.packetNumber))
                 lostPacketCount += 1
+                if packet.ecnMarked { ecn.onMarkedPacketLost() }
                 if packet.inFlight {
                     bytesInFlight -= packet.bytes
                     sentTimeOfLastLoss = max(sentTimeOfLastLoss ?? packet.timeSent, packet.timeSent)
@@ -384,6 +403,9 @@ public struct LossRecovery<Controller: CongestionController>: Sendable {
         for index in queue.indices {
             let packet = queue[index]
             if packet.state == .outstanding && packet.inFlight { bytesInFlight -= packet.bytes }
+            // Marked packets that will never be acknowledged count as lost for ECN's "all marked
+            // packets lost" test (RFC 9000 §13.4.2), e.g. Initials a middlebox dropped for their mark.
+            if packet.state == .outstanding && packet.ecnMarked { ecn.onMarkedPacketLost() }
         }
         spaces[space.rawValue].sent.removeAll()
         spaces[space.rawValue].timeOfLastAckEliciting = nil

@@ -69,6 +69,11 @@ public enum QlogEvents {
             + "\"packet_number\":\(number)},\"trigger\":\"\(trigger)\"}}"
     }
 
+    /// quic:ecn_state_updated (draft-ietf-quic-qlog-quic-events-13 §7.6).
+    public static func ecnStateUpdated(time: Instant, old: ECNValidation.State, new: ECNValidation.State) -> String {
+        "{\"time\":\(milliseconds(time)),\"name\":\"quic:ecn_state_updated\",\"data\":{\"old\":\"\(old)\",\"new\":\"\(new)\"}}"
+    }
+
     public static func metricsUpdated(
         time: Instant, rtt: RTTEstimator, congestionWindow: Int, bytesInFlight: Int, ssthresh: Int?, ptoCount: Int
     ) -> String {

@@ -39,6 +39,8 @@ struct SentPacket: Sendable {
     var firstFrame: Int
     var frameCount: Int
     var state: State
+    /// Sent with ECT(0) (RFC 9000 §13.4.2).
+    var ecnMarked = false
     /// Delivery-rate state at send (draft-ietf-ccwg-bbr-06 §4.1.2.1.2); meaningful for in-flight
     /// packets only.
     var delivery = DeliverySnapshot()

@@ -58,6 +58,9 @@ final class DownloadResult: @unchecked Sendable {
     var finished = false
     var closeReason: CloseReason?
     var alpn: String?
+    /// The client's view of ECN when the download finished.
+    var ecnState: ECNValidation.State?
+    var receivedECN = ECNCounts()
 }
 
 /// Requests "GET /N" once connected and checks every byte of the answer.
@@ -80,6 +83,8 @@ struct PatternClient: QuicApplication {
                 for index in 0..<count where scratch[index] != PatternServer.byte(result.received + index) { result.corrupt += 1 }
                 result.received += count
                 if fin {
+                    result.ecnState = connection.ecnState
+                    result.receivedECN = connection.receivedECNCounts(.applicationData)
                     result.finished = true
                     connection.close(errorCode: 0, reason: "done", now: now)
                 }
@@ -157,6 +162,12 @@ struct QuicOverDatapathTests {
             #expect(result.received == Self.size)
             #expect(result.corrupt == 0)
             #expect(result.alpn == "hq-interop")
+            // ECN through the real kernel both ways: the server's AF_XDP frames carry ECT(0) in
+            // the IP header and the client's UDP socket reads it (IP_TOS/IPV6_TCLASS); the
+            // client's marks reach the server's AF_XDP parser, whose ACK counts validate them.
+            #expect(result.receivedECN.ect0 > 1000, "ECT(0) datagrams the client received: \(result.receivedECN)")
+            #expect(result.receivedECN.ce == 0 && result.receivedECN.ect1 == 0)
+            #expect(result.ecnState == .capable)
             let stats = try pair.inA { try XDPMaps(pinnedFor: interface).readStats() }
             // Everything the server's engine received came through the XDP redirect, none through
             // the kernel. (The client acknowledges once per received batch, so it sends few.)

@@ -222,7 +222,8 @@ struct DeliveryRateTests {
 @Suite("ECN-CE reaches every controller through loss recovery (RFC 9002 Appendix B.7)")
 struct ECNCongestionTests {
     func ackWithCE<C: CongestionController>(_ controller: C) throws -> LossRecovery<C> {
-        var recovery = LossRecovery(controller: controller, isServer: true)
+        // ECN on, so the four packets go out marked ECT(0) and the counts below validate.
+        var recovery = LossRecovery(controller: controller, isServer: true, ecn: true)
         recovery.handshakeConfirmed = true
         for number in 0..<4 {
             recovery.onPacketSent(

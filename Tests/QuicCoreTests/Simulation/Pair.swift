@@ -65,7 +65,7 @@ final class Pair {
                 guard let connection = endpoint.connection(handle) else { continue }
                 let from = side == .client ? clientAddress : serverAddress
                 while let transmit = buffer.withUnsafeMutableBytes({ connection.pollTransmit(now: now, into: $0) }) {
-                    network.send(Array(buffer[..<transmit.size]), from: side, address: from, now: now)
+                    network.send(Array(buffer[..<transmit.size]), from: side, address: from, now: now, ecn: transmit.ecn)
                 }
                 collectEvents(connection, side: side)
                 endpoint.processEvents(of: handle)
@@ -111,7 +111,7 @@ final class Pair {
             let endpoint = item.to == .client ? client : server
             let event = bytes.withUnsafeMutableBytes { datagram in
                 reply.withUnsafeMutableBytes { replyBuffer in
-                    endpoint.handle(datagram: datagram, from: item.from, ecn: .notECT, now: now, replyBuffer: replyBuffer)
+                    endpoint.handle(datagram: datagram, from: item.from, ecn: item.ecn, now: now, replyBuffer: replyBuffer)
                 }
             }
             if case .delivered(let handle) = event, let connection = endpoint.connection(handle) {

@@ -50,6 +50,15 @@ struct LinkConditions: Sendable {
     var blackholes: [Range<Instant>] = []
     /// Queue limit of the bottleneck in bytes (tail drop).
     var queueLimit = 1 << 22
+    /// An AQM that marks ECN-capable datagrams CE instead of letting the queue grow: while more
+    /// than this many bytes wait at the bottleneck (RFC 3168 router behaviour).
+    var ceMarkQueueBytes: Int? = nil
+    /// Probability that a middlebox clears the ECN field (1: always).
+    var ecnBleach = 0.0
+    /// A faulty middlebox that drops every datagram with a non-zero ECN field.
+    var ecnDropMarked = false
+    /// A middlebox that rewrites ECT(0) to ECT(1).
+    var ecnRemarkToECT1 = false
 }
 
 /// Two endpoints' datagrams in flight over seeded, impaired links; time is simulated.
@@ -62,6 +71,7 @@ final class SimulatedNetwork {
         var to: Side
         var from: SocketAddress
         var bytes: [UInt8]
+        var ecn: ECNCodepoint = .notECT
     }
 
     var conditions: [LinkConditions]  // index: the side that sends
@@ -72,6 +82,16 @@ final class SimulatedNetwork {
     private var inBadState = [false, false]
     private(set) var sent = [0, 0]
     private(set) var dropped = [0, 0]
+    /// Datagrams sent with each ECN codepoint (by raw value), by sending side; and CE marks set.
+    private(set) var sentECN = [[0, 0, 0, 0], [0, 0, 0, 0]]
+    private(set) var ceMarked = [0, 0]
+    /// Most bytes ever waiting at the bottleneck, by sending side.
+    private(set) var maxQueued = [0, 0]
+    /// Bytes waiting at the bottleneck as each datagram arrived there, summed, and the count:
+    /// the mean queue a datagram meets.
+    private(set) var queuedSum = [0, 0]
+    private(set) var queueSamples = [0, 0]
+    func meanQueue(_ side: Side) -> Int { queuedSum[side.rawValue] / max(queueSamples[side.rawValue], 1) }
     /// (time, side that sent, size, first byte): what went onto the wire, for trace comparison.
     private(set) var trace: [(Instant, Int, Int, UInt8)] = []
 
@@ -80,9 +100,17 @@ final class SimulatedNetwork {
         conditions = [clientToServer, serverToClient]
     }
 
-    func send(_ bytes: [UInt8], from side: Side, address: SocketAddress, now: Instant) {
+    func send(_ bytes: [UInt8], from side: Side, address: SocketAddress, now: Instant, ecn sentECNCodepoint: ECNCodepoint = .notECT) {
         let link = conditions[side.rawValue]
         sent[side.rawValue] += 1
+        sentECN[side.rawValue][Int(sentECNCodepoint.rawValue)] += 1
+        var ecn = sentECNCodepoint
+        if link.ecnBleach > 0, ecn != .notECT, link.ecnBleach >= 1 || rng.unit() < link.ecnBleach { ecn = .notECT }
+        if link.ecnRemarkToECT1 && ecn == .ect0 { ecn = .ect1 }
+        if link.ecnDropMarked && ecn != .notECT {
+            dropped[side.rawValue] += 1
+            return
+        }
         trace.append((now, side.rawValue, bytes.count, bytes.first ?? 0))
         if bytes.count > link.mtu || link.blackholes.contains(where: { $0.contains(now) }) {
             dropped[side.rawValue] += 1
@@ -112,6 +140,13 @@ final class SimulatedNetwork {
                 dropped[side.rawValue] += 1
                 return
             }
+            maxQueued[side.rawValue] = max(maxQueued[side.rawValue], Int(queued))
+            queuedSum[side.rawValue] += Int(queued)
+            queueSamples[side.rawValue] += 1
+            if let threshold = link.ceMarkQueueBytes, queued > threshold, ecn != .notECT {
+                ecn = .ce
+                ceMarked[side.rawValue] += 1
+            }
             departure = start + TimeSpan(nanoseconds: Int64(bytes.count) * 1_000_000_000 / Int64(bandwidth))
             linkFreeAt[side.rawValue] = departure
         }
@@ -125,9 +160,10 @@ final class SimulatedNetwork {
             payload[Int(rng.next() % UInt64(payload.count))] ^= UInt8(1 + rng.next() % 255)
         }
         let destination: Side = side == .client ? .server : .client
-        enqueue(InFlight(deliverAt: delivery, sequence: sequence, to: destination, from: address, bytes: payload))
+        enqueue(InFlight(deliverAt: delivery, sequence: sequence, to: destination, from: address, bytes: payload, ecn: ecn))
         if rng.unit() < link.duplicate {
-            enqueue(InFlight(deliverAt: delivery + .milliseconds(1), sequence: sequence, to: destination, from: address, bytes: payload))
+            enqueue(
+                InFlight(deliverAt: delivery + .milliseconds(1), sequence: sequence, to: destination, from: address, bytes: payload, ecn: ecn))
         }
     }
 
