@@ -25,6 +25,7 @@ extension Connection {
                 if level == .zeroRTT { zeroRTTAccepted = true }
             case .writeSecret(let level, let suite, let secret):
                 sendKeys[level.rawValue] = try makeKeys(suite: suite, secret: secret, direction: .seal)
+                if level == .oneRTT { aeadLimits = configuration.aeadLimitsOverride ?? AEADLimits(suite: suite) }
                 if level == .zeroRTT, peerParameters == nil, let remembered = tls.resumptionTransportParameters {
                     // 0-RTT runs under the limits the server gave last time (RFC 9000 §7.4.1).
                     let result = remembered.withUnsafeBytes { raw in
@@ -151,9 +152,11 @@ extension Connection {
         nextReceiveKeys = try? nextReceiveKeys?.nextGeneration()
         receiveKeyPhase.toggle()
         firstPacketNumberInReceivePhase = firstPacketNumber
-        if sendKeyPhase != receiveKeyPhase, let keys = sendKeys[oneRTT], let next = try? keys.nextGeneration() {
-            sendKeys[oneRTT] = next
-            sendKeyPhase = receiveKeyPhase
+        if sendKeyPhase != receiveKeyPhase {
+            // The peer started this one: follow, and expect no further update until our ACK of
+            // its first packet in the new phase has gone out with the new keys.
+            rotateSendKeys(initiated: false)
+            peerKeyUpdateAwaitingAck = firstPacketNumber
         }
     }
 

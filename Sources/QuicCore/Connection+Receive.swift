@@ -103,6 +103,11 @@ extension Connection {
                 packet: packet, payloadOffset: unmasked.payloadOffset, packetNumber: packetNumber, key: aead)
         else {
             statistics.undecryptablePackets += 1
+            authenticationFailures += 1
+            if authenticationFailures > aeadLimits.integrity {
+                // RFC 9001 §6.6: too many forgery attempts for this AEAD.
+                fail(TransportFailure(code: .aeadLimitReached, frameType: nil, reason: "integrity limit reached"), now: now)
+            }
             return false
         }
         do {
@@ -116,6 +121,11 @@ extension Connection {
             return true
         }
         if isKeyUpdate {
+            if peerKeyUpdateAwaitingAck != nil {
+                // RFC 9001 §6.2: a second update before we acknowledged the first with new keys.
+                fail(TransportFailure(code: .keyUpdateError, frameType: nil, reason: "consecutive key update before acknowledgment"), now: now)
+                return true
+            }
             if packetNumber < (received[space.rawValue].largest ?? 0) {
                 // RFC 9001 §6.4: a new phase must not come from an older packet number.
                 fail(TransportFailure(code: .keyUpdateError, frameType: nil, reason: "key phase changed on a reordered packet"), now: now)

@@ -290,6 +290,10 @@ extension Connection {
                 space: space, packetNumber: packet.packetNumber, firstFrame: packet.firstFrame, now: now, bytes: size,
                 ackEliciting: packet.ackEliciting, inFlight: inFlight, amplificationBlocked: amplificationBlocked)
             if packet.containsAck { received[space.rawValue].onAckSent() }
+            if packet.level == .oneRTT {
+                packetsProtectedInSendPhase += 1
+                if packet.containsAck { peerKeyUpdateAwaitingAck = nil }
+            }
             if inFlight { pacer.onSent(bytes: size) }
             if packet.ackEliciting { restartIdleTimer(now: now, receiving: false) }
             if packet.level == .handshake { sentHandshake = true }
@@ -304,7 +308,25 @@ extension Connection {
         statistics.bytesSent += datagramSize
         // RFC 9001 §4.9.1: a client discards Initial keys once it sends a Handshake packet.
         if role == .client && sentHandshake { discardKeys(.initial, now: now) }
+        if packetsProtectedInSendPhase >= keyUpdateThreshold { keyUpdateDue(now: now) }
     }
+
+    /// Packets after which the send keys are updated: the configured interval, and in any case
+    /// at half the AEAD's confidentiality limit (RFC 9001 §6.6), leaving the other half for the
+    /// packets sent while the update waits for the peer (2^22 packets for AES-GCM).
+    var keyUpdateThreshold: UInt64 {
+        min(configuration.keyUpdateInterval ?? .max, aeadLimits.confidentiality / 2)
+    }
+
+    /// The send keys have protected enough packets: update them, or close with
+    /// AEAD_LIMIT_REACHED when the limit itself is reached and no update is possible (§6.6).
+    func keyUpdateDue(now: Instant) {
+        if initiateKeyUpdate() { return }
+        if packetsProtectedInSendPhase >= aeadLimits.confidentiality {
+            fail(TransportFailure(code: .aeadLimitReached, frameType: nil, reason: "confidentiality limit reached"), now: now)
+        }
+    }
+
 
     func recordedFrames(space: PacketNumberSpace, from firstFrame: Int) -> [SentFrame] {
         recovery.recordedFrames(space: space, from: firstFrame)

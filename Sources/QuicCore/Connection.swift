@@ -65,7 +65,21 @@ public final class Connection {
     @exclusivity(unchecked) var previousReceiveKeysExpiry: Instant?
     /// The first packet number received in the current receive key phase.
     @exclusivity(unchecked) var firstPacketNumberInReceivePhase: UInt64 = 0
-    @exclusivity(unchecked) var keyUpdatesInitiated = 0
+    @exclusivity(unchecked) public internal(set) var keyUpdatesInitiated = 0
+    /// Key updates the peer started and we followed.
+    @exclusivity(unchecked) public internal(set) var keyUpdatesFollowed = 0
+    /// The first packet number we sent with the current send keys: an update may start only
+    /// once one of those is acknowledged (RFC 9001 §6.1).
+    @exclusivity(unchecked) var firstPacketNumberInSendPhase: UInt64 = 0
+    /// 1-RTT packets protected with the current send keys (RFC 9001 §6.6 confidentiality limit).
+    @exclusivity(unchecked) var packetsProtectedInSendPhase: UInt64 = 0
+    /// After the peer started an update: the packet that started it, until one of our packets
+    /// with the new keys carries an ACK (a second update before that is premature, §6.2).
+    @exclusivity(unchecked) var peerKeyUpdateAwaitingAck: UInt64?
+    /// Received packets that failed authentication, across all keys (§6.6 integrity limit).
+    @exclusivity(unchecked) var authenticationFailures: UInt64 = 0
+    /// The §6.6 limits of the 1-RTT AEAD (the stricter of each until the suite is known).
+    @exclusivity(unchecked) var aeadLimits = AEADLimits(confidentiality: 1 << 23, integrity: 1 << 36)
 
     // MARK: Packet number spaces
     @exclusivity(unchecked) var received = [ReceivedPackets(), ReceivedPackets(), ReceivedPackets()]
@@ -163,6 +177,7 @@ public final class Connection {
             controller: SelectedCongestionController(configuration.congestionControl, maxDatagramSize: maxDatagramSize),
             isServer: false, ecn: configuration.ecn)
         lastECNState = recovery.ecn.state
+        if let limits = configuration.aeadLimitsOverride { aeadLimits = limits }
         pacer = Pacer(maxDatagramSize: maxDatagramSize)
         streams = StreamManager(role: .client, limits: configuration.streams)
 
@@ -213,6 +228,7 @@ public final class Connection {
             controller: SelectedCongestionController(configuration.congestionControl, maxDatagramSize: maxDatagramSize),
             isServer: true, ecn: configuration.ecn)
         lastECNState = recovery.ecn.state
+        if let limits = configuration.aeadLimitsOverride { aeadLimits = limits }
         pacer = Pacer(maxDatagramSize: maxDatagramSize)
         streams = StreamManager(role: .server, limits: configuration.streams)
 
@@ -353,16 +369,30 @@ public final class Connection {
     /// Sends a PING at the next opportunity (keep-alive).
     public func ping() { pingPending = true }
 
-    /// Starts a key update (RFC 9001 §6.1); false when one may not start now (before the
-    /// handshake is confirmed, or while the previous one is unanswered).
+    /// Starts a key update (RFC 9001 §6.1); false when one may not start now: before the
+    /// handshake is confirmed, while the previous one is unanswered, or (after an earlier update)
+    /// before a packet sent with the current keys has been acknowledged.
     @discardableResult
     public func initiateKeyUpdate() -> Bool {
-        guard handshakeConfirmed, sendKeyPhase == receiveKeyPhase, let keys = sendKeys[EncryptionLevel.oneRTT.rawValue],
-            let next = try? keys.nextGeneration()
-        else { return false }
+        guard handshakeConfirmed, sendKeyPhase == receiveKeyPhase else { return false }
+        if keyUpdatesInitiated + keyUpdatesFollowed > 0 {
+            // Not the first update: the current keys must have proven themselves (§6.1).
+            guard let acknowledged = recovery.largestAcked(.applicationData), acknowledged >= firstPacketNumberInSendPhase else {
+                return false
+            }
+        }
+        return rotateSendKeys(initiated: true)
+    }
+
+    /// The next generation of 1-RTT send keys (RFC 9001 §6.1, §6.2).
+    @discardableResult
+    func rotateSendKeys(initiated: Bool) -> Bool {
+        guard let keys = sendKeys[EncryptionLevel.oneRTT.rawValue], let next = try? keys.nextGeneration() else { return false }
         sendKeys[EncryptionLevel.oneRTT.rawValue] = next
         sendKeyPhase.toggle()
-        keyUpdatesInitiated += 1
+        firstPacketNumberInSendPhase = recovery.nextPacketNumber(.applicationData)
+        packetsProtectedInSendPhase = 0
+        if initiated { keyUpdatesInitiated += 1 } else { keyUpdatesFollowed += 1 }
         return true
     }
 

@@ -37,6 +37,12 @@ public struct ConnectionConfiguration: Sendable {
     /// Makes a qlog sink per connection, given its role and original destination connection ID
     /// (used when `qlog` is nil), e.g. one file per connection in a --qlog-dir.
     public var makeQlog: (@Sendable (Role, ConnectionID) -> QlogSink?)?
+    /// Update the 1-RTT send keys after this many packets (RFC 9001 §6); nil: at half the
+    /// AEAD's confidentiality limit (2^22 packets for AES-GCM, §6.6). Either way the update
+    /// happens at the latest there.
+    public var keyUpdateInterval: UInt64? = nil
+    /// Test hook: smaller AEAD limits, to reach them in a test.
+    var aeadLimitsOverride: AEADLimits?
     /// Test hook: edits the transport parameters just before they are sent (to make a peer that
     /// breaks the rules). Not public API.
     var transportParametersOverride: (@Sendable (inout TransportParameters) -> Void)?
@@ -142,4 +148,26 @@ public struct ConnectionStatistics: Sendable, Equatable {
     public var probeTimeouts = 0
     /// Validated ACK frames whose ECN-CE count grew (each one a congestion event).
     public var ecnCongestionEvents = 0
+}
+
+/// Usage limits of an AEAD in QUIC (RFC 9001 §6.6): packets protected with one key, and packets
+/// failing authentication over a connection.
+struct AEADLimits: Sendable {
+    var confidentiality: UInt64
+    var integrity: UInt64
+
+    init(confidentiality: UInt64, integrity: UInt64) {
+        self.confidentiality = confidentiality
+        self.integrity = integrity
+    }
+
+    init(suite: CipherSuite) {
+        switch suite {
+        case .chacha20Poly1305SHA256:
+            // Above 2^62 packets: no practical confidentiality limit.
+            self.init(confidentiality: 1 << 62, integrity: 1 << 36)
+        default:
+            self.init(confidentiality: 1 << 23, integrity: 1 << 52)
+        }
+    }
 }
