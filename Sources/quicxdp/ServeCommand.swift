@@ -43,7 +43,7 @@ struct ServeCommand: ParsableCommand {
     @Flag(name: .long, help: "Send a Retry to validate client addresses first.")
     var retry = false
 
-    @Option(name: .long, help: "Congestion controller: newreno.")
+    @Option(name: .long, help: "Congestion controller: newreno, cubic (with HyStart++) or bbr.")
     var cc: String = "newreno"
 
     @Option(name: .long, help: "Append TLS secrets in NSS key log format (also SSLKEYLOGFILE).")
