@@ -94,6 +94,7 @@ extension Connection {
                 throw mismatch(retrySourceCID == nil ? "unexpected retry_source_connection_id" : "retry_source_connection_id missing or wrong")
             }
             if let token = parameters.statelessResetToken { peerIDs.setResetToken(sequence: 0, token) }
+            try applyPreferredAddressParameter(parameters)
         }
         peerParameters = parameters
         streams.applyPeerParameters(parameters)
@@ -122,6 +123,9 @@ extension Connection {
         discardKeys(.handshake, now: now)
         events.append(.handshakeConfirmed)
         issueConnectionIDs()
+        // Paths: DPLPMTUD starts (RFC 9000 §14.3.1), a client moves to a preferred address (§9.6.1).
+        startPathMTUDiscovery()
+        probePreferredAddress(now: now)
     }
 
     /// RFC 9001 §4.9: Initial keys go when the client first sends (the server first receives) a
@@ -165,7 +169,7 @@ extension Connection {
     func issueConnectionIDs() {
         guard handshakeConfirmed, let peerParameters else { return }
         let wanted = Int(min(peerParameters.activeConnectionIDLimit, configuration.activeConnectionIDLimit, 8))
-        while localIDs.active.count < wanted {
+        while localIDs.countTowardLimit < wanted {
             let id = idGenerator.generate()
             guard !localIDs.contains(id) else { continue }
             _ = localIDs.add(id, resetToken: StatelessResetTokens.token(for: id, key: configuration.statelessResetKey), announce: true)

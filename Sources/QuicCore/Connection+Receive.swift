@@ -4,12 +4,29 @@ import QuicWire
 
 extension Connection {
     /// A datagram from the network, decrypted in place (RFC 9000 §12.2: its coalesced packets
-    /// are processed in order; packets for another connection ID are ignored).
-    public func handle(datagram: UnsafeMutableRawBufferPointer, from remote: SocketAddress, ecn: ECNCodepoint, now: Instant) {
+    /// are processed in order; packets for another connection ID are ignored). `local` is the
+    /// address it arrived at, when the datapath knows it (needed to tell paths apart that differ
+    /// only on our side, e.g. a server's preferred address, RFC 9000 §9.6).
+    public func handle(
+        datagram: UnsafeMutableRawBufferPointer, from remote: SocketAddress, to local: SocketAddress? = nil, ecn: ECNCodepoint,
+        now: Instant
+    ) {
         guard state != .closed, state != .draining else { return }
+        let local = local.flatMap { $0.isUnspecified ? nil : $0 }
+        let arrival = classifyArrival(remote: remote, local: local)
+        if arrival == .refused {
+            statistics.datagramsFromUnknownPaths += 1
+            return
+        }
         statistics.bytesReceived += datagram.count
         let wasAmplificationBlocked = amplificationBlocked
-        if remote == remoteAddress { pathBytesReceived += datagram.count }
+        switch arrival {
+        case .current: path.bytesReceived += datagram.count
+        case .alternate: alternatePath!.bytesReceived += datagram.count
+        case .new, .refused: break
+        }
+        incomingChallenge = nil
+        datagramMovesPeer = false
 
         var offset = 0
         var firstDestination: ConnectionID?
@@ -26,6 +43,9 @@ extension Connection {
             if let firstDestination, header.destinationCID != firstDestination { continue }
             firstDestination = header.destinationCID
             if processPacket(header, in: datagram, ecn: ecn, now: now) { decryptedAny = true }
+        }
+        if decryptedAny, state == .established || state == .handshaking {
+            noteDatagramPath(arrival, remote: remote, local: local, size: datagram.count, destination: firstDestination, now: now)
         }
 
         if !decryptedAny, let token = StatelessReset.candidateToken(in: UnsafeRawBufferPointer(datagram)),
@@ -161,6 +181,10 @@ extension Connection {
             statistics.refusedPackets += 1
             return true
         }
+        // RFC 9000 §9.3: only the largest-numbered non-probing packet moves the peer's address.
+        if level == .oneRTT, !packetWasProbing, packetNumber > (received[space.rawValue].largest ?? 0) || received[space.rawValue].largest == nil {
+            datagramMovesPeer = true
+        }
         received[space.rawValue].onPacketReceived(
             packetNumber, ackEliciting: outcome == .ackEliciting, ecn: ecn, now: now, maxAckDelay: configuration.maxAckDelay,
             immediate: space != .applicationData)
@@ -188,12 +212,14 @@ extension Connection {
         var reader = FrameReader(payload: payload, packetType: packetType)
         var ackEliciting = false
         var count = 0
+        packetWasProbing = true
         while true {
             let next: Frame?
             do throws(WireError) { next = try reader.next() } catch { throw TransportFailure(error) }
             guard let frame = next else { break }
             count += 1
             if frame.type.isAckEliciting { ackEliciting = true }
+            if !frame.type.isProbing { packetWasProbing = false }
             if try handleFrame(frame, level: level, packetDestination: packetDestination, now: now) == false {
                 return .refused
             }
@@ -226,6 +252,7 @@ extension Connection {
                 throw TransportFailure(error)
             }
             noteLostPackets(now: now, trigger: "reordering_threshold")
+            if space == .applicationData { notePathMTUSignals(now: now) }
             statistics.ecnCongestionEvents = recovery.ecnCongestionEvents
             if recovery.ecn.state != lastECNState { noteECNState(now: now) }
             if qlogSink != nil { qlogMetrics(now: now) }
@@ -269,7 +296,13 @@ extension Connection {
                     code: .protocolViolation, frameType: FrameType.newConnectionID.rawValue,
                     reason: "NEW_CONNECTION_ID while using a zero-length connection ID")
             }
+            let before = peerIDs.current
             do throws(WireError) { try peerIDs.add(new, limit: configuration.activeConnectionIDLimit) } catch { throw TransportFailure(error) }
+            // retire_prior_to may have retired the IDs in use (§5.1.2): the paths switch.
+            checkAlternatePathConnectionID()
+            if qlogSink != nil, before != peerIDs.current {
+                qlog(QlogEvents.connectionIDUpdated(time: now, initiator: "remote", old: before, new: peerIDs.current))
+            }
         case .retireConnectionID(let sequence):
             var retired: ConnectionID?
             do throws(WireError) { retired = try localIDs.retire(sequence: sequence, packetDestination: packetDestination) } catch { throw TransportFailure(error) }
@@ -278,9 +311,10 @@ extension Connection {
                 issueConnectionIDs()
             }
         case .pathChallenge(let data):
-            pathResponsePending = data
-        case .pathResponse:
-            break
+            // Answered on the path it arrived on, once the datagram's path is known (§8.2.2).
+            incomingChallenge = data
+        case .pathResponse(let data):
+            handlePathResponse(data, now: now)
         case .connectionClose(let close):
             let reason = String(decoding: close.reason.bytes, as: UTF8.self)
             closeReason = .peer(
@@ -326,11 +360,19 @@ extension Connection {
         case .newConnectionID(let sequence):
             if outcome == .lost { localIDs.reannounce(sequence: sequence) }
         case .retireConnectionID(let sequence):
-            if outcome == .lost { peerIDs.requeueRetirement(sequence) }
+            if outcome == .lost { peerIDs.requeueRetirement(sequence) } else { peerIDs.onRetirementAcknowledged() }
+        case .pathChallenge:
+            // §8.2.1: a lost challenge is sent again (with new data) while validation goes on.
+            if outcome == .lost {
+                if path.challenge.isActive { path.challenge.sendPending = true }
+                if alternatePath?.challenge.isActive == true { alternatePath!.challenge.sendPending = true }
+            }
+        case .mtuProbe(let size, let generation):
+            noteMTUProbeOutcome(size: size, path: generation, outcome)
         case .stream(_, _, let length, _):
             if outcome == .lost { statistics.streamBytesRetransmitted += length }
             streams.onFrame(frame, outcome)
-        case .ping, .datagram, .pathChallenge, .pathResponse, .connectionClose, .newToken:
+        case .ping, .datagram, .pathResponse, .connectionClose, .newToken:
             break
         default:
             streams.onFrame(frame, outcome)

@@ -7,16 +7,22 @@ extension Connection {
     /// Initials to (RFC 9000 §14.1).
     static let minimumInitialDatagramSize = 1200
 
-    /// Whether anti-amplification (RFC 9000 §8.1) stops a server from sending.
-    var amplificationBlocked: Bool { !addressValidated && pathBytesSent >= 3 * pathBytesReceived }
+    /// Whether anti-amplification (RFC 9000 §8.1, §9.3.1) stops a server from sending on the
+    /// current path. A client's peer is the server whose address it chose or was given.
+    var amplificationBlocked: Bool { role == .server && !path.validated && path.bytesSent >= 3 * path.bytesReceived }
 
-    var amplificationRoom: Int { addressValidated ? Int.max : max(0, 3 * pathBytesReceived - pathBytesSent) }
+    var amplificationRoom: Int {
+        role == .client || path.validated ? Int.max : max(0, 3 * path.bytesReceived - path.bytesSent)
+    }
 
     /// Writes the next datagram, or a GSO batch of up to `maxDatagrams` equal-size datagrams,
     /// into `buffer`; nil when there is nothing to send now. Packets are built and protected in
     /// place: nothing is allocated.
     public func pollTransmit(now: Instant, into buffer: UnsafeMutableRawBufferPointer, maxDatagrams: Int = 1) -> Transmit? {
         guard state != .closed, state != .draining else { return nil }
+        if alternatePath != nil, state != .closing, let transmit = pollAlternatePathTransmit(now: now, into: buffer) {
+            return transmit
+        }
         var total = 0
         var segmentSize = 0
         var count = 0
@@ -38,18 +44,23 @@ extension Connection {
         }
         guard total > 0 else { return nil }
         if recovery.ecn.state != lastECNState { noteECNState(now: now) }
-        return Transmit(destination: remoteAddress, ecn: ecn, size: total, segmentSize: count > 1 ? segmentSize : nil)
+        return Transmit(
+            destination: path.remote, ecn: ecn, size: total, segmentSize: count > 1 ? segmentSize : nil, source: path.local)
     }
 
     /// Assembles one datagram of coalesced packets (RFC 9000 §12.2); returns its size. Within a
     /// GSO batch, a datagram that came out a few bytes short of the segment size is padded to it
     /// (`padNearlyFullTo`), so the batch goes on.
     func buildDatagram(now: Instant, into out: UnsafeMutableRawBufferPointer, padNearlyFullTo segmentSize: Int? = nil) -> Int {
-        let limit = min(out.count, maxDatagramSize, amplificationRoom)
+        let probing = probes.contains { $0 > 0 }
+        // PTO probes stay at the base size once PMTUD raised it: if the path stopped carrying
+        // large datagrams, the probe still gets through and its ACK reveals the losses that
+        // black-hole detection counts (RFC 8899 §4.3).
+        let sizeLimit = probing && maxDatagramSize > pmtu.base ? pmtu.base : maxDatagramSize
+        let limit = min(out.count, sizeLimit, amplificationRoom)
         guard limit >= 64 else { return 0 }
         if state == .closing { return buildClose(now: now, into: out, limit: limit) }
 
-        let probing = probes.contains { $0 > 0 }
         var allowAckEliciting = probing || recovery.canSend(bytes: maxDatagramSize)
         if allowAckEliciting && !probing {
             if let wait = pacer.nextSendTime(
@@ -64,8 +75,15 @@ extension Connection {
             }
         }
 
+        if allowAckEliciting && !probing && segmentSize == nil, let size = mtuProbeSize(now: now, room: out.count) {
+            let written = buildMTUProbe(size: size, into: out, now: now)
+            if written > 0 { return written }
+        }
+
         var writer = ByteWriter(UnsafeMutableRawBufferPointer(rebasing: out[..<limit]))
         pendingPackets.removeAll(keepingCapacity: true)
+        padDatagramForPath = false
+        challengeInDatagram = false
         for level in [EncryptionLevel.initial, .handshake, .zeroRTT, .oneRTT] {
             guard let keys = sendKeys[level.rawValue] else { continue }
             if level == .zeroRTT && (role == .server || sendKeys[EncryptionLevel.oneRTT.rawValue] != nil) { continue }
@@ -87,6 +105,12 @@ extension Connection {
         }
         if let segmentSize, writer.offset < segmentSize, writer.offset + 48 >= segmentSize, segmentSize <= limit {
             padLastPacket(to: segmentSize, writer: &writer)
+        }
+        if padDatagramForPath {
+            // RFC 9000 §8.2.1, §8.2.2: PATH_CHALLENGE and PATH_RESPONSE travel in datagrams of at
+            // least 1200 bytes, unless the anti-amplification limit forbids it.
+            padLastPacket(to: min(Connection.minimumInitialDatagramSize, limit), writer: &writer)
+            if challengeInDatagram && writer.offset >= Connection.minimumInitialDatagramSize { path.challenge.markPadded() }
         }
         finishPackets(in: out, now: now)
         if allowAckEliciting { appLimited = !streamsHaveMoreToSend }
@@ -196,16 +220,13 @@ extension Connection {
     func writeApplicationFrames(
         level: EncryptionLevel, writer: inout ByteWriter, limit: Int, now: Instant, record: (SentFrame) -> Void
     ) {
-        if level == .oneRTT, let data = pathResponsePending, writer.offset + 9 <= limit {
-            Frame.pathResponse(data).encode(into: &writer)
-            pathResponsePending = nil
-            record(.pathResponse)
-        }
+        if level == .oneRTT { writePathFrames(writer: &writer, limit: limit, now: now, record: record) }
         if level == .oneRTT {
+            let retirePriorTo = localIDs.retirePriorTo
             localIDs.forEachPendingAnnouncement { entry in
                 let frame = Frame.newConnectionID(
                     NewConnectionIDFrame(
-                        sequenceNumber: entry.sequence, retirePriorTo: 0, connectionID: entry.id,
+                        sequenceNumber: entry.sequence, retirePriorTo: retirePriorTo, connectionID: entry.id,
                         statelessResetToken: entry.resetToken))
                 guard writer.offset + frame.encodedLength <= limit else { return false }
                 frame.encode(into: &writer)
@@ -216,7 +237,7 @@ extension Connection {
         while let sequence = peerIDs.takeRetirement() {
             let frame = Frame.retireConnectionID(sequenceNumber: sequence)
             guard writer.offset + frame.encodedLength <= limit else {
-                peerIDs.requeueRetirement(sequence)
+                peerIDs.unsendRetirement(sequence)
                 break
             }
             frame.encode(into: &writer)
@@ -225,6 +246,12 @@ extension Connection {
         streams.writeControlFrames(into: &writer, limit: limit, now: now, smoothedRTT: recovery.rtt.smoothedRTT, record: record)
         while let payload = datagramsToSend.first {
             let length = DatagramFrame.headerLength(dataLength: payload.count, explicitLength: true) + payload.count
+            if length > maxDatagramSize - (1 + peerIDs.current.length + 4 + CipherSuite.tagLength) {
+                // The datagram size shrank (a PMTU black hole) below what was queued: it can
+                // never be sent; DATAGRAM frames are unreliable (RFC 9221 §5), so drop it.
+                datagramsToSend.popFirst()
+                continue
+            }
             guard writer.offset + length <= limit else { break }
             DatagramFrame.encodeHeader(dataLength: payload.count, explicitLength: true, into: &writer)
             payload.withUnsafeBytes { writer.writeBytes($0) }
@@ -242,7 +269,7 @@ extension Connection {
         if probes[space] > 0 { return true }
         if level != .zeroRTT && crypto[space].hasDataToSend { return true }
         guard level == .oneRTT || level == .zeroRTT else { return false }
-        if level == .oneRTT && (handshakeDonePending || pathResponsePending != nil || pingPending || localIDs.hasPendingAnnouncements) {
+        if level == .oneRTT && (handshakeDonePending || hasPathFramesToSend || pingPending || localIDs.hasPendingAnnouncements) {
             return true
         }
         return !datagramsToSend.isEmpty || streams.hasPendingFrames
@@ -285,10 +312,13 @@ extension Connection {
                 packetNumberLength: packet.header.packetNumberLength, packetNumber: packet.packetNumber, keys: keys)
             let space = packet.level.packetNumberSpace
             let size = end - packet.header.start
-            let inFlight = packet.ackEliciting || packet.padded
+            // A packet on the other path is not in flight on this one (RFC 9000 §9.4).
+            let offPath = packet.kind == .alternatePath
+            let inFlight = (packet.ackEliciting || packet.padded) && !offPath
             recovery.onPacketSent(
                 space: space, packetNumber: packet.packetNumber, firstFrame: packet.firstFrame, now: now, bytes: size,
-                ackEliciting: packet.ackEliciting, inFlight: inFlight, amplificationBlocked: amplificationBlocked)
+                ackEliciting: packet.ackEliciting, inFlight: inFlight, amplificationBlocked: amplificationBlocked,
+                ecnMarked: offPath ? false : nil, mtuProbe: packet.kind == .mtuProbe)
             if packet.containsAck { received[space.rawValue].onAckSent() }
             if packet.level == .oneRTT {
                 packetsProtectedInSendPhase += 1
@@ -304,7 +334,11 @@ extension Connection {
                     frames: recordedFrames(space: space, from: packet.firstFrame)))
             }
         }
-        pathBytesSent += datagramSize
+        if pendingPackets.first?.kind == .alternatePath {
+            alternatePath?.bytesSent += datagramSize
+        } else {
+            path.bytesSent += datagramSize
+        }
         statistics.bytesSent += datagramSize
         // RFC 9001 §4.9.1: a client discards Initial keys once it sends a Handshake packet.
         if role == .client && sentHandshake { discardKeys(.initial, now: now) }

@@ -15,11 +15,16 @@ extension Connection {
             if earliest == nil || time < earliest! { earliest = time }
         }
         consider(idleDeadline)
-        for level in [EncryptionLevel.initial, .handshake, .oneRTT] where sendKeys[level.rawValue] != nil {
-            consider(received[level.packetNumberSpace.rawValue].ackDeadline)
+        // An ACK that anti-amplification keeps from leaving waits for more bytes from the peer
+        // (an input), not for a timer: a deadline in the past would make the driver spin.
+        if amplificationRoom >= 64 {
+            for level in [EncryptionLevel.initial, .handshake, .oneRTT] where sendKeys[level.rawValue] != nil {
+                consider(received[level.packetNumberSpace.rawValue].ackDeadline)
+            }
         }
         if pacingDeadline != nil && hasAckElicitingData(level: .oneRTT) { consider(pacingDeadline) }
         consider(previousReceiveKeysExpiry)
+        consider(pathTimer)
         return earliest
     }
 
@@ -51,6 +56,10 @@ extension Connection {
             previousReceiveKeysExpiry = nil
         }
         if let pacingDeadline, now >= pacingDeadline { self.pacingDeadline = nil }
+        if let pathTimer, now >= pathTimer {
+            handlePathTimers(now: now)
+            guard state != .closed else { return }
+        }
 
         guard let timer = recovery.timer, timer <= now else { return }
         let action = recovery.onTimeout(now: now, amplificationBlocked: amplificationBlocked) { space, frame, outcome in
@@ -59,6 +68,7 @@ extension Connection {
         switch action {
         case .declaredLost:
             noteLostPackets(now: now, trigger: "time_threshold")
+            notePathMTUSignals(now: now)
         case .probe(let space, let count):
             statistics.probeTimeouts += 1
             probes[space.rawValue] += count

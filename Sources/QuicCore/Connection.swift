@@ -43,13 +43,47 @@ public final class Connection {
     @exclusivity(unchecked) var receivedRetry = false
 
     // MARK: Path
-    @exclusivity(unchecked) public private(set) var remoteAddress: SocketAddress
+    /// The path packets go on now (RFC 9000 §9); see Path.swift and Connection+Paths.swift.
+    @exclusivity(unchecked) var path: Path
+    /// The previous path while the current one is validated, or a candidate being probed.
+    @exclusivity(unchecked) var alternatePath: Path?
+    /// The current path's maximum datagram size (RFC 9000 §14.2), raised by DPLPMTUD.
+    @exclusivity(unchecked) var maxDatagramSize: Int
+    /// DPLPMTUD on the current path (RFC 8899, RFC 9000 §14.3).
+    @exclusivity(unchecked) var pmtu: PathMTUDiscovery
+    /// Set while a received packet is processed: the PATH_CHALLENGE it carried, and whether it
+    /// was a non-probing packet with the largest packet number so far (RFC 9000 §9.3).
+    @exclusivity(unchecked) var incomingChallenge: UInt64?
+    @exclusivity(unchecked) var packetWasProbing = true
+    @exclusivity(unchecked) var datagramMovesPeer = false
+    /// Set while a datagram is built: it carries a PATH_CHALLENGE or PATH_RESPONSE and must be
+    /// padded to 1200 bytes (RFC 9000 §8.2.1, §8.2.2).
+    @exclusivity(unchecked) var padDatagramForPath = false
+    @exclusivity(unchecked) var challengeInDatagram = false
+    /// PMTU probe outcomes reported by loss recovery, applied after the ACK or loss pass.
+    @exclusivity(unchecked) var mtuProbeAcknowledged: Int?
+    @exclusivity(unchecked) var mtuProbeLost: Int?
+    /// qlog tuple IDs handed out.
+    @exclusivity(unchecked) var pathsCreated = 0
+    /// The peer's reset tokens the endpoint was told about, as of `peerIDs.version`.
+    @exclusivity(unchecked) var announcedResetTokens: [StatelessResetToken] = []
+    @exclusivity(unchecked) var announcedPeerIDsVersion = -1
+
+    public var remoteAddress: SocketAddress { path.remote }
     /// The peer's address is validated (RFC 9000 §8.1); until then a server sends at most three
     /// times what it received.
-    @exclusivity(unchecked) var addressValidated: Bool
-    @exclusivity(unchecked) var pathBytesReceived = 0
-    @exclusivity(unchecked) var pathBytesSent = 0
-    @exclusivity(unchecked) var maxDatagramSize: Int
+    var addressValidated: Bool {
+        get { path.validated }
+        set { path.validated = newValue }
+    }
+    var pathBytesReceived: Int {
+        get { path.bytesReceived }
+        set { path.bytesReceived = newValue }
+    }
+    var pathBytesSent: Int {
+        get { path.bytesSent }
+        set { path.bytesSent = newValue }
+    }
 
     // MARK: Keys
     let tls: TLSConnection
@@ -105,7 +139,6 @@ public final class Connection {
     @exclusivity(unchecked) var zeroRTTAccepted = false
 
     // MARK: Frames owed
-    @exclusivity(unchecked) var pathResponsePending: UInt64?
     @exclusivity(unchecked) var pingPending = false
 
     // MARK: Closing
@@ -145,24 +178,34 @@ public final class Connection {
         var ackEliciting: Bool
         var containsAck: Bool
         var padded: Bool
+        var kind = Kind.regular
+
+        enum Kind {
+            case regular
+            /// A DPLPMTUD probe (RFC 9000 §14.4): in flight, but its loss is no congestion signal.
+            case mtuProbe
+            /// PATH_CHALLENGE/PATH_RESPONSE on the other path: not in flight on the current one.
+            case alternatePath
+        }
     }
 
     // MARK: Construction
 
     /// A client connection to `remote`. `serverName` is sent as SNI and checked against the
-    /// server's certificate.
+    /// server's certificate. `local`, when given, is the address packets are sent from (it is
+    /// then the `source` of every `Transmit`); nil lets the datapath choose.
     public init(
         clientConfiguration configuration: ConnectionConfiguration, serverName: String?, remote: SocketAddress,
-        idGenerator: any ConnectionIDGenerator, now: Instant
+        local: SocketAddress? = nil, idGenerator: any ConnectionIDGenerator, now: Instant
     ) throws(TransportFailure) {
         role = .client
         self.configuration = configuration
         version = configuration.version
         localCIDLength = idGenerator.length
         self.idGenerator = idGenerator
-        remoteAddress = remote
-        addressValidated = true
+        path = Path(remote: remote, local: local, validated: true)
         maxDatagramSize = configuration.initialMaxDatagramSize
+        pmtu = PathMTUDiscovery(base: configuration.initialMaxDatagramSize, raiseInterval: configuration.pmtuRaiseInterval)
 
         // A random Destination Connection ID of at least 8 bytes (RFC 9000 §7.2).
         var dcidBytes = [UInt8](repeating: 0, count: 8)
@@ -205,7 +248,7 @@ public final class Connection {
     /// the ID the Retry carried).
     public init(
         serverConfiguration configuration: ConnectionConfiguration, version: QuicVersion, remote: SocketAddress,
-        clientDestinationCID: ConnectionID, clientSourceCID: ConnectionID, originalDestinationCID: ConnectionID? = nil,
+        local: SocketAddress? = nil, clientDestinationCID: ConnectionID, clientSourceCID: ConnectionID, originalDestinationCID: ConnectionID? = nil,
         retrySourceCID: ConnectionID? = nil, idGenerator: any ConnectionIDGenerator, now: Instant
     ) throws(TransportFailure) {
         role = .server
@@ -213,10 +256,10 @@ public final class Connection {
         self.version = version
         localCIDLength = idGenerator.length
         self.idGenerator = idGenerator
-        remoteAddress = remote
         // A Retry round trip validated the address (RFC 9000 §8.1.2).
-        addressValidated = retrySourceCID != nil
+        path = Path(remote: remote, local: local, validated: retrySourceCID != nil)
         maxDatagramSize = configuration.initialMaxDatagramSize
+        pmtu = PathMTUDiscovery(base: configuration.initialMaxDatagramSize, raiseInterval: configuration.pmtuRaiseInterval)
         self.originalDestinationCID = clientDestinationCID
         serverOriginalDestinationCID = originalDestinationCID
         self.retrySourceCID = retrySourceCID
@@ -238,12 +281,19 @@ public final class Connection {
         parameters.originalDestinationConnectionID = originalDestinationCID ?? clientDestinationCID
         parameters.retrySourceConnectionID = retrySourceCID
         parameters.statelessResetToken = resetToken
+        // RFC 9000 §9.6.1: the preferred address comes with connection ID sequence 1 (§5.1.1).
+        let preferred = Connection.preferredAddressParameter(configuration, idGenerator: idGenerator)
+        parameters.preferredAddress = preferred
         configuration.transportParametersOverride?(&parameters)
         tls = TLSConnection(
             role: .server, configuration: configuration.tls, localTransportParameters: parameters.encode(),
             earlyDataContext: Connection.earlyDataContext(parameters))
         _ = localIDs.add(scid, resetToken: resetToken, announce: false)
         endpointEvents.append(.issued(scid))
+        if let preferred {
+            _ = localIDs.add(preferred.connectionID, resetToken: preferred.statelessResetToken, announce: false)
+            endpointEvents.append(.issued(preferred.connectionID))
+        }
         try installInitialKeys()
         recovery.maxAckDelay = .zero
         setUpObservation()
@@ -411,7 +461,10 @@ public final class Connection {
         return nil
     }
 
-    public func pollEndpointEvent() -> EndpointEvent? { endpointEvents.popFirst() }
+    public func pollEndpointEvent() -> EndpointEvent? {
+        if peerIDs.version != announcedPeerIDsVersion { announceResetTokens() }
+        return endpointEvents.popFirst()
+    }
 
     /// Whether `pollEvent` has something to return.
     public var hasPendingEvents: Bool { !events.isEmpty || !streams.events.isEmpty }

@@ -27,7 +27,24 @@ public struct ConnectionConfiguration: Sendable {
     public var maxDatagramFrameSize: UInt64?
     /// DATAGRAM frames buffered for the application before the oldest is dropped.
     public var datagramReceiveQueueLength = 64
+    /// Server: refuse to follow a client to a new address (RFC 9000 §9, §18.2): packets from
+    /// another client address are dropped. Client: sent, but meaningless for a client.
     public var disableActiveMigration = false
+    /// Server: an address to move connections to after the handshake (RFC 9000 §9.6), sent in
+    /// the preferred_address transport parameter with a connection ID of its own.
+    public var preferredAddress: PreferredAddressConfiguration?
+    /// Client: move to the server's preferred address (same address family) once the handshake
+    /// is confirmed, after validating it (RFC 9000 §9.6.1 SHOULD).
+    public var followPreferredAddress = true
+    /// DPLPMTUD (RFC 8899, RFC 9000 §14.3): probe for datagrams larger than
+    /// `initialMaxDatagramSize` once the handshake is done.
+    public var pathMTUDiscovery = true
+    /// The largest IP packet DPLPMTUD probes for (the local link MTU, RFC 8899 MAX_PLPMTU): the
+    /// largest UDP payload tried is this minus 28 bytes of IPv4 and UDP headers, or 48 with IPv6,
+    /// and never more than the peer's max_udp_payload_size or the transmit buffer.
+    public var maxPathMTU = 1500
+    /// PMTU_RAISE_TIMER (RFC 8899 §5.1.1): how long a completed search stands before the next.
+    public var pmtuRaiseInterval: TimeSpan = .seconds(600)
     /// Key used to derive stateless reset tokens from connection IDs (RFC 9000 §10.3.2).
     public var statelessResetKey: [UInt8]
     /// Random bytes for connection IDs, path challenges, packet-number skipping.
@@ -83,6 +100,9 @@ public enum CloseReason: Sendable, Equatable, CustomStringConvertible {
     case statelessReset
     /// Version negotiation found no common version (RFC 9000 §6.2).
     case versionNegotiationFailed([QuicVersion])
+    /// Path validation failed and no validated path was left to return to: the connection was
+    /// dropped silently (RFC 9000 §8.2.4, §9.3.2).
+    case noViablePath
 
     public var description: String {
         switch self {
@@ -96,8 +116,25 @@ public enum CloseReason: Sendable, Equatable, CustomStringConvertible {
         case .idleTimeout: return "idle timeout"
         case .statelessReset: return "stateless reset by peer"
         case .versionNegotiationFailed(let versions): return "no common QUIC version (server offers \(versions))"
+        case .noViablePath: return "no usable network path: path validation failed and no validated path remains"
         }
     }
+}
+
+/// A server's preferred addresses (RFC 9000 §9.6, §18.2): one per address family, either may
+/// be absent.
+public struct PreferredAddressConfiguration: Sendable, Equatable {
+    public var ipv4: SocketAddress?
+    public var ipv6: SocketAddress?
+
+    public init(ipv4: SocketAddress? = nil, ipv6: SocketAddress? = nil) {
+        precondition(ipv4 == nil || ipv4!.family == .ipv4, "the IPv4 preferred address must be an IPv4 address")
+        precondition(ipv6 == nil || ipv6!.family == .ipv6, "the IPv6 preferred address must be an IPv6 address")
+        self.ipv4 = ipv4
+        self.ipv6 = ipv6
+    }
+
+    func contains(_ address: SocketAddress) -> Bool { address == ipv4 || address == ipv6 }
 }
 
 /// Routing changes a connection asks its endpoint to make.
@@ -106,6 +143,11 @@ public enum EndpointEvent: Sendable, Equatable {
     case issued(ConnectionID)
     /// Stop routing this ID.
     case retired(ConnectionID)
+    /// A stateless reset token of the peer's, for a connection ID this connection sends to
+    /// (RFC 9000 §10.3.1): a datagram that routes nowhere and ends in it goes to the connection.
+    case resetTokenActive(StatelessResetToken)
+    /// That connection ID was retired: its token no longer counts.
+    case resetTokenRetired(StatelessResetToken)
     /// The connection is gone; forget it.
     case drained
 }
@@ -119,12 +161,18 @@ public struct Transmit: Sendable, Equatable {
     public var size: Int
     /// For a batch: every datagram but the last is exactly this long (UDP_SEGMENT). nil: one datagram.
     public var segmentSize: Int?
+    /// The local address (IP and port) to send from; nil lets the datapath choose. Set once the
+    /// connection knows the path's local address: a client after `migrate(to:)` or when created
+    /// with one, a server from the address its peer's datagrams arrived at (RFC 9000 §9: replies
+    /// leave from the address the peer sent to, e.g. a preferred address, §9.6).
+    public var source: SocketAddress?
 
-    public init(destination: SocketAddress, ecn: ECNCodepoint, size: Int, segmentSize: Int?) {
+    public init(destination: SocketAddress, ecn: ECNCodepoint, size: Int, segmentSize: Int?, source: SocketAddress? = nil) {
         self.destination = destination
         self.ecn = ecn
         self.size = size
         self.segmentSize = segmentSize
+        self.source = source
     }
 }
 
@@ -148,6 +196,18 @@ public struct ConnectionStatistics: Sendable, Equatable {
     public var probeTimeouts = 0
     /// Validated ACK frames whose ECN-CE count grew (each one a congestion event).
     public var ecnCongestionEvents = 0
+    /// Moves of the current path to another address pair (RFC 9000 §9), including returns.
+    public var pathMigrations = 0
+    /// Path validations that succeeded, and that were abandoned on their timer (§8.2.4).
+    public var pathValidations = 0
+    public var pathValidationFailures = 0
+    /// Datagrams dropped because they came from an address the connection does not accept
+    /// (§9: an unknown server address, a migration the server refuses, or before confirmation).
+    public var datagramsFromUnknownPaths = 0
+    /// DPLPMTUD probes sent and lost (RFC 9000 §14.4), and black holes detected (RFC 8899 §4.3).
+    public var mtuProbesSent = 0
+    public var mtuProbesLost = 0
+    public var mtuBlackHoles = 0
 }
 
 /// Usage limits of an AEAD in QUIC (RFC 9001 §6.6): packets protected with one key, and packets

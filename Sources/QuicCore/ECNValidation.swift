@@ -103,10 +103,12 @@ public struct ECNValidation: Sendable {
 
     /// Validates the ECN section of an ACK frame that advanced the largest acknowledged packet
     /// (§13.4.2.1; an ACK that does not advance it is not used, to tolerate reordering).
-    /// `newlyAckedECT0` counts the newly acknowledged packets that were sent marked. Returns the
+    /// `newlyAckedECT0` counts the newly acknowledged packets that were sent marked, `onPath` those
+    /// of them sent on the current path (nil: all were); only those confirm the path. Returns the
     /// increase of the CE count when the counts are valid, nil otherwise.
-    mutating func onAck(space: PacketNumberSpace, counts: ECNCounts?, newlyAckedECT0: Int) -> UInt64? {
-        markedAcked += newlyAckedECT0
+    mutating func onAck(space: PacketNumberSpace, counts: ECNCounts?, newlyAckedECT0: Int, onPath: Int? = nil) -> UInt64? {
+        let confirming = onPath ?? newlyAckedECT0
+        markedAcked += confirming
         guard state != .failed else { return nil }
         guard let counts else {
             if newlyAckedECT0 > 0 { fail(.countsMissing) }
@@ -138,8 +140,23 @@ public struct ECNValidation: Sendable {
         }
         // Appendix A.4: confirmed once a marked packet is acknowledged with valid counts (we do
         // not wait for the testing period to end when the answer is already in).
-        if state != .capable && newlyAckedECT0 > 0 { state = .capable }
+        if state != .capable && confirming > 0 { state = .capable }
         return ceIncrease
+    }
+
+    /// Validation starts over on a new path (RFC 9000 §13.4.2: "the new path might not have the
+    /// same ECN capability", §9.2). The counts sent and reported stay: the peer counts per packet
+    /// number space, across paths. Disabled stays disabled.
+    func restartedForNewPath() -> ECNValidation {
+        guard failure != .disabled else { return self }
+        var next = self
+        next.state = .testing
+        next.failure = nil
+        next.testingSent = 0
+        next.testingStart = nil
+        next.markedAcked = 0
+        next.markedLost = 0
+        return next
     }
 
     private mutating func fail(_ reason: Failure) {

@@ -33,6 +33,8 @@ public enum DropReason: Sendable, Equatable {
 /// A client's first Initial, held until the application accepts or refuses it.
 public struct IncomingConnection {
     public let remote: SocketAddress
+    /// The local address the Initial arrived at, when the datapath said.
+    public let local: SocketAddress?
     public let version: QuicVersion
     public let destinationCID: ConnectionID
     public let sourceCID: ConnectionID
@@ -74,6 +76,9 @@ public final class Endpoint {
     /// switches to our ID.
     @exclusivity(unchecked) private var initialRoutes: [ConnectionID: ConnectionHandle] = [:]
     @exclusivity(unchecked) private var initialRouteOf: [Int: ConnectionID] = [:]
+    /// The peers' stateless reset tokens, by connection (RFC 9000 §10.3.1): a reset carries no
+    /// connection ID of ours, only the token at its end.
+    @exclusivity(unchecked) private var resetTokens: [StatelessResetToken: ConnectionHandle] = [:]
     /// Drained connections whose last events the application has not read yet.
     @exclusivity(unchecked) private var drained: Set<Int> = []
 
@@ -88,6 +93,9 @@ public final class Endpoint {
         guard handle.index < connections.count else { return nil }
         return connections[handle.index]
     }
+
+    /// The connection a datagram to our connection ID `id` goes to (tests, diagnostics).
+    func route(of id: ConnectionID) -> ConnectionHandle? { routes[id] }
 
     /// Every live connection's handle.
     public var handles: [ConnectionHandle] {
@@ -106,12 +114,14 @@ public final class Endpoint {
         return handle
     }
 
-    /// Starts a client connection.
+    /// Starts a client connection. `local`, when given, is the address it sends from (see
+    /// `Transmit.source`); `Connection.migrate(to:)` moves it later.
     public func connect(
-        to remote: SocketAddress, serverName: String?, configuration: ConnectionConfiguration, now: Instant
+        to remote: SocketAddress, from local: SocketAddress? = nil, serverName: String?, configuration: ConnectionConfiguration,
+        now: Instant
     ) throws(TransportFailure) -> ConnectionHandle {
         let connection = try Connection(
-            clientConfiguration: configuration, serverName: serverName, remote: remote,
+            clientConfiguration: configuration, serverName: serverName, remote: remote, local: local,
             idGenerator: self.configuration.idGenerator, now: now)
         let handle = insert(connection)
         routes.insert(connection.sourceConnectionID, handle)
@@ -119,10 +129,12 @@ public final class Endpoint {
         return handle
     }
 
-    /// Routes one received datagram. `replyBuffer` receives a stateless reply when one is due.
+    /// Routes one received datagram. `local` is the address it arrived at, when the datapath
+    /// knows it (connections tell paths apart by it, RFC 9000 §9). `replyBuffer` receives a
+    /// stateless reply when one is due.
     public func handle(
-        datagram: UnsafeMutableRawBufferPointer, from remote: SocketAddress, ecn: ECNCodepoint, now: Instant,
-        replyBuffer: UnsafeMutableRawBufferPointer
+        datagram: UnsafeMutableRawBufferPointer, from remote: SocketAddress, to local: SocketAddress? = nil, ecn: ECNCodepoint,
+        now: Instant, replyBuffer: UnsafeMutableRawBufferPointer
     ) -> DatagramEvent {
         let invariant: InvariantHeader
         do {
@@ -138,7 +150,16 @@ public final class Endpoint {
         }
         let destination = ConnectionID(invariant.destinationCID)
         if let destination, let handle = routes[destination] ?? initialRoutes[destination], let connection = connection(handle) {
-            connection.handle(datagram: datagram, from: remote, ecn: ecn, now: now)
+            connection.handle(datagram: datagram, from: remote, to: local, ecn: ecn, now: now)
+            processEvents(of: handle)
+            return .delivered(handle)
+        }
+        if !invariant.isLongHeader, !resetTokens.isEmpty,
+            let token = StatelessReset.candidateToken(in: UnsafeRawBufferPointer(datagram)), let handle = resetTokens[token],
+            let connection = connection(handle)
+        {
+            // A stateless reset for one of our connections (it checks the token again).
+            connection.handle(datagram: datagram, from: remote, to: local, ecn: ecn, now: now)
             processEvents(of: handle)
             return .delivered(handle)
         }
@@ -157,7 +178,7 @@ public final class Endpoint {
         guard connectionCount < configuration.maxConnections else { return .dropped(.tooManyConnections) }
         return .incoming(
             IncomingConnection(
-                remote: remote, version: header.version!, destinationCID: header.destinationCID, sourceCID: header.sourceCID,
+                remote: remote, local: local, version: header.version!, destinationCID: header.destinationCID, sourceCID: header.sourceCID,
                 token: Array(header.token), receivedAt: now, ecn: ecn, datagram: Array(datagram)))
     }
 
@@ -168,6 +189,7 @@ public final class Endpoint {
         }
         let connection = try Connection(
             serverConfiguration: settings, version: incoming.version, remote: incoming.remote,
+            local: incoming.local.flatMap { $0.isUnspecified ? nil : $0 },
             clientDestinationCID: incoming.destinationCID, clientSourceCID: incoming.sourceCID,
             idGenerator: configuration.idGenerator, now: now)
         let handle = insert(connection)
@@ -176,7 +198,7 @@ public final class Endpoint {
         processEvents(of: handle)
         var datagram = incoming.datagram
         datagram.withUnsafeMutableBytes { raw in
-            connection.handle(datagram: raw, from: incoming.remote, ecn: incoming.ecn, now: now)
+            connection.handle(datagram: raw, from: incoming.remote, to: incoming.local, ecn: incoming.ecn, now: now)
         }
         processEvents(of: handle)
         return handle
@@ -215,8 +237,13 @@ public final class Endpoint {
                 routes.insert(id, handle)
             case .retired(let id):
                 if routes[id] == handle { routes.remove(id) }
+            case .resetTokenActive(let token):
+                resetTokens[token] = handle
+            case .resetTokenRetired(let token):
+                if resetTokens[token] == handle { resetTokens[token] = nil }
             case .drained:
                 routes.removeAll(routingTo: handle)
+                if resetTokens.values.contains(handle) { resetTokens = resetTokens.filter { $0.value != handle } }
                 if let initial = initialRouteOf.removeValue(forKey: handle.index) { initialRoutes[initial] = nil }
                 drained.insert(handle.index)
                 processEvents(of: handle)

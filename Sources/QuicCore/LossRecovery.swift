@@ -54,6 +54,14 @@ public struct LossRecovery<Controller: CongestionController>: Sendable {
     public private(set) var lostPacketCount = 0
     /// The loss detection timer.
     public private(set) var timer: Instant?
+    /// Which path's state is current; packets carry it (RFC 9000 §9.4).
+    public private(set) var pathGeneration: UInt8 = 0
+    /// Of the last ACK frame: the largest newly acknowledged packet of the current path that was
+    /// not a PMTU probe, in bytes (0 if none). DPLPMTUD's black-hole detection reads it.
+    public private(set) var largestNewlyAckedBytes = 0
+    /// Of the last loss detection pass: the largest packet of the current path declared lost
+    /// that was not a PMTU probe, in bytes (0 if none).
+    public private(set) var largestLostBytes = 0
 
     struct SpaceState: Sendable {
         var sent = SentPacketQueue()
@@ -86,12 +94,16 @@ public struct LossRecovery<Controller: CongestionController>: Sendable {
     public func frameCursor(_ space: PacketNumberSpace) -> Int { spaces[space.rawValue].sent.frameCursor }
 
     /// OnPacketSent (Appendix A.5): the packet with the frames recorded since `firstFrame`.
+    /// `ecnMarked`: the packet left with ECT(0); nil takes the current marking (packets sent
+    /// off the current path are not marked). `mtuProbe`: a DPLPMTUD probe, in flight but not a
+    /// congestion signal when lost (RFC 9000 §14.4).
     public mutating func onPacketSent(
         space: PacketNumberSpace, packetNumber: UInt64, firstFrame: Int, now: Instant, bytes: Int,
-        ackEliciting: Bool, inFlight: Bool, amplificationBlocked: Bool = false
+        ackEliciting: Bool, inFlight: Bool, amplificationBlocked: Bool = false, ecnMarked marked: Bool? = nil,
+        mtuProbe: Bool = false
     ) {
         let frameCount = spaces[space.rawValue].sent.frameCursor - firstFrame
-        let ecnMarked = ecn.marking != .notECT
+        let ecnMarked = marked ?? (ecn.marking != .notECT)
         ecn.onPacketSent(space: space, marked: ecnMarked)
         let delivery =
             inFlight ? deliveryRate.onPacketSent(now: now, bytes: bytes, bytesInFlight: bytesInFlight) : DeliverySnapshot()
@@ -99,7 +111,7 @@ public struct LossRecovery<Controller: CongestionController>: Sendable {
             SentPacket(
                 packetNumber: packetNumber, timeSent: now, bytes: bytes, ackEliciting: ackEliciting, inFlight: inFlight,
                 firstFrame: firstFrame, frameCount: frameCount, state: .outstanding, ecnMarked: ecnMarked,
-                delivery: delivery))
+                isMTUProbe: mtuProbe, pathGeneration: pathGeneration, delivery: delivery))
         if inFlight {
             if ackEliciting { spaces[space.rawValue].timeOfLastAckEliciting = now }
             bytesInFlight += bytes
@@ -139,8 +151,11 @@ public struct LossRecovery<Controller: CongestionController>: Sendable {
         deliveryRate.beginAck()
         newlyAcked.removeAll(keepingCapacity: true)
         lostPackets.removeAll(keepingCapacity: true)
+        largestNewlyAckedBytes = 0
+        largestLostBytes = 0
         var largestNewlyAcked: SentPacket?
         var newlyAckedMarked = 0
+        var newlyAckedMarkedOnPath = 0
         var includesAckEliciting = false
         for range in ack.ranges {
             var packetNumber = range.upperBound
@@ -155,8 +170,15 @@ public struct LossRecovery<Controller: CongestionController>: Sendable {
                         spaces[spaceIndex].sent[index] = packet
                         if largestNewlyAcked == nil { largestNewlyAcked = packet }
                         if packet.ackEliciting { includesAckEliciting = true }
-                        if packet.ecnMarked { newlyAckedMarked += 1 }
-                        if packet.inFlight {
+                        let onPath = packet.pathGeneration == pathGeneration
+                        if packet.ecnMarked {
+                            newlyAckedMarked += 1
+                            if onPath { newlyAckedMarkedOnPath += 1 }
+                        }
+                        if onPath && !packet.isMTUProbe { largestNewlyAckedBytes = max(largestNewlyAckedBytes, packet.bytes) }
+                        // Packets of an earlier path left the window when the path changed and
+                        // tell the new path's controller nothing (RFC 9000 §9.4).
+                        if packet.inFlight && onPath {
                             bytesInFlight -= packet.bytes
                             newlyAcked.append(
                                 AckedPacketInfo(packetNumber: packet.packetNumber, sentTime: packet.timeSent, bytes: packet.bytes))
@@ -175,7 +197,7 @@ public struct LossRecovery<Controller: CongestionController>: Sendable {
         }
         guard let largest = largestNewlyAcked else { return }
 
-        if largest.packetNumber == ack.largestAcknowledged && includesAckEliciting {
+        if largest.packetNumber == ack.largestAcknowledged && includesAckEliciting && largest.pathGeneration == pathGeneration {
             let delay = handshakeConfirmed ? min(ackDelay, maxAckDelay) : ackDelay
             rtt.update(latest: now - largest.timeSent, ackDelay: space == .applicationData ? delay : .zero, now: now)
         }
@@ -183,7 +205,9 @@ public struct LossRecovery<Controller: CongestionController>: Sendable {
 
         // ProcessECN (Appendix B.7), with the counts validated first (RFC 9000 §13.4.2.1); an ACK
         // that does not advance the largest acknowledged is not validated (reordering).
-        if advancesLargest, let ceIncrease = ecn.onAck(space: space, counts: ack.ecnCounts, newlyAckedECT0: newlyAckedMarked),
+        if advancesLargest,
+            let ceIncrease = ecn.onAck(
+                space: space, counts: ack.ecnCounts, newlyAckedECT0: newlyAckedMarked, onPath: newlyAckedMarkedOnPath),
             ceIncrease > 0
         {
             ecnCongestionEvents += 1
@@ -239,9 +263,15 @@ public struct LossRecovery<Controller: CongestionController>: Sendable {
                 spaces[spaceIndex].sent[index] = packet
                 lostPackets.append((space, packet.packetNumber))
                 lostPacketCount += 1
-                if packet.ecnMarked { ecn.onMarkedPacketLost() }
-                if packet.inFlight {
+                let onPath = packet.pathGeneration == pathGeneration
+                if packet.ecnMarked && onPath { ecn.onMarkedPacketLost() }
+                if packet.inFlight && onPath {
                     bytesInFlight -= packet.bytes
+                }
+                // A lost PMTU probe says the size did not pass, not that the path is congested
+                // (RFC 9000 §14.4); an earlier path's losses are not this path's (§9.4).
+                if packet.inFlight && onPath && !packet.isMTUProbe {
+                    largestLostBytes = max(largestLostBytes, packet.bytes)
                     sentTimeOfLastLoss = max(sentTimeOfLastLoss ?? packet.timeSent, packet.timeSent)
                     let totalLost = deliveryRate.onPacketLost(bytes: packet.bytes)
                     controller.onPacketLost(
@@ -254,7 +284,9 @@ public struct LossRecovery<Controller: CongestionController>: Sendable {
                 for frameIndex in packet.firstFrame..<(packet.firstFrame + packet.frameCount) {
                     onFrame(space, spaces[spaceIndex].sent.frame(at: frameIndex), .lost)
                 }
-                if packet.ackEliciting, let firstSample = rtt.firstSampleTime, packet.timeSent > firstSample {
+                if packet.ackEliciting, onPath, !packet.isMTUProbe, let firstSample = rtt.firstSampleTime,
+                    packet.timeSent > firstSample
+                {
                     if runStart == nil { runStart = packet.timeSent }
                     runEnd = packet.timeSent
                     if let runStart, let runEnd, runEnd - runStart >= duration { persistent = true }
@@ -335,6 +367,8 @@ public struct LossRecovery<Controller: CongestionController>: Sendable {
     ) -> LossTimerAction {
         guard let timer, timer <= now else { return .none }
         lostPackets.removeAll(keepingCapacity: true)
+        largestLostBytes = 0
+        largestNewlyAckedBytes = 0
         if let (_, space) = earliestLossTime() {
             detectLostPackets(space: space, now: now, onFrame: onFrame)
             spaces[space.rawValue].sent.dropSettledFront()
@@ -363,7 +397,7 @@ public struct LossRecovery<Controller: CongestionController>: Sendable {
             guard packet.state == .outstanding else { continue }
             packet.state = .lost
             spaces[spaceIndex].sent[index] = packet
-            if packet.inFlight { bytesInFlight -= packet.bytes }
+            if packet.inFlight && packet.pathGeneration == pathGeneration { bytesInFlight -= packet.bytes }
             for frameIndex in packet.firstFrame..<(packet.firstFrame + packet.frameCount) {
                 onFrame(space, spaces[spaceIndex].sent.frame(at: frameIndex), .lost)
             }
@@ -402,7 +436,9 @@ public struct LossRecovery<Controller: CongestionController>: Sendable {
         let queue = spaces[space.rawValue].sent
         for index in queue.indices {
             let packet = queue[index]
-            if packet.state == .outstanding && packet.inFlight { bytesInFlight -= packet.bytes }
+            if packet.state == .outstanding && packet.inFlight && packet.pathGeneration == pathGeneration {
+                bytesInFlight -= packet.bytes
+            }
             // Marked packets that will never be acknowledged count as lost for ECN's "all marked
             // packets lost" test (RFC 9000 §13.4.2), e.g. Initials a middlebox dropped for their mark.
             if packet.state == .outstanding && packet.ecnMarked { ecn.onMarkedPacketLost() }
@@ -421,4 +457,41 @@ public struct LossRecovery<Controller: CongestionController>: Sendable {
     public func ackElicitingInFlight(_ space: PacketNumberSpace) -> Int { spaces[space.rawValue].sent.ackElicitingInFlight }
 
     public mutating func onMaxDatagramSizeChanged(_ size: Int) { controller.onMaxDatagramSizeChanged(size) }
+
+    // MARK: Path changes
+
+    /// The current path's congestion controller, RTT estimate, ECN validation and delivery-rate
+    /// state become `fresh` (RFC 9000 §9.4, RFC 9002 §9; ECN is validated again, RFC 9000
+    /// §13.4.2). Packets sent before no longer count in flight and feed nothing of the new
+    /// path; they are still acknowledged or declared lost, so their frames are retransmitted.
+    /// Returns the state set aside.
+    public mutating func switchPath(to fresh: PathRecoveryState<Controller>, now: Instant) -> PathRecoveryState<Controller> {
+        let old = PathRecoveryState(controller: controller, rtt: rtt, ecn: ecn, deliveryRate: deliveryRate)
+        controller = fresh.controller
+        rtt = fresh.rtt
+        ecn = fresh.ecn
+        deliveryRate = fresh.deliveryRate
+        pathGeneration &+= 1
+        bytesInFlight = 0
+        ptoCount = 0
+        updateTimer(now: now, amplificationBlocked: false)
+        return old
+    }
+
+    /// State for a path never used: a new controller, kInitialRtt, ECN testing again (counts
+    /// stay, they are per packet number space).
+    public func freshPathState(controller: Controller) -> PathRecoveryState<Controller> {
+        PathRecoveryState(controller: controller, rtt: RTTEstimator(), ecn: ecn.restartedForNewPath(), deliveryRate: DeliveryRateEstimator())
+    }
+
+    /// ECN is validated again on a path whose congestion state is kept (a port change).
+    public mutating func restartECNValidation() { ecn = ecn.restartedForNewPath() }
+}
+
+/// The part of loss recovery that belongs to one network path (RFC 9000 §9.4).
+public struct PathRecoveryState<Controller: CongestionController>: Sendable {
+    public var controller: Controller
+    public var rtt: RTTEstimator
+    public var ecn: ECNValidation
+    public var deliveryRate: DeliveryRateEstimator
 }

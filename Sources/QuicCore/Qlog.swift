@@ -50,6 +50,7 @@ public enum QlogEvents {
         case .pathChallenge: return "{\"frame_type\":\"path_challenge\"}"
         case .pathResponse: return "{\"frame_type\":\"path_response\"}"
         case .connectionClose: return "{\"frame_type\":\"connection_close\"}"
+        case .mtuProbe: return "{\"frame_type\":\"ping\"},{\"frame_type\":\"padding\"}"
         }
     }
 
@@ -72,6 +73,46 @@ public enum QlogEvents {
     /// quic:ecn_state_updated (draft-ietf-quic-qlog-quic-events-13 §7.6).
     public static func ecnStateUpdated(time: Instant, old: ECNValidation.State, new: ECNValidation.State) -> String {
         "{\"time\":\(milliseconds(time)),\"name\":\"quic:ecn_state_updated\",\"data\":{\"old\":\"\(old)\",\"new\":\"\(new)\"}}"
+    }
+
+    /// quic:connection_id_updated (§4.4): the peer's connection ID we send to changed.
+    public static func connectionIDUpdated(time: Instant, initiator: String, old: ConnectionID, new: ConnectionID) -> String {
+        "{\"time\":\(milliseconds(time)),\"name\":\"quic:connection_id_updated\",\"data\":{\"initiator\":\"\(initiator)\","
+            + "\"old\":\"\(old)\",\"new\":\"\(new)\"}}"
+    }
+
+    /// TupleEndpointInfo (§8.5): "a.b.c.d" or the IPv6 text without brackets, and the port.
+    static func tupleEndpoint(_ address: SocketAddress) -> String {
+        switch address.family {
+        case .ipv4:
+            let ip = address.addressBytes.map(String.init).joined(separator: ".")
+            return "{\"ip_v4\":\"\(ip)\",\"port_v4\":\(address.port)}"
+        case .ipv6:
+            let host = address.description.dropFirst().prefix(while: { $0 != "]" })
+            return "{\"ip_v6\":\"\(host)\",\"port_v6\":\(address.port)}"
+        }
+    }
+
+    /// quic:tuple_assigned (§4.7): a path's addresses; none when the path is abandoned.
+    public static func tupleAssigned(time: Instant, id: Int, remote: SocketAddress?, local: SocketAddress?) -> String {
+        var data = "\"tuple_id\":\"\(id == 0 ? "" : String(id))\""
+        if let remote { data += ",\"tuple_remote\":" + tupleEndpoint(remote) }
+        if let local { data += ",\"tuple_local\":" + tupleEndpoint(local) }
+        return "{\"time\":\(milliseconds(time)),\"name\":\"quic:tuple_assigned\",\"data\":{\(data)}}"
+    }
+
+    /// quic:migration_state_updated (§5.20).
+    public static func migrationStateUpdated(
+        time: Instant, state: String, tupleID: Int, remote: SocketAddress, local: SocketAddress?
+    ) -> String {
+        var data = "\"new\":\"\(state)\",\"tuple_id\":\"\(tupleID == 0 ? "" : String(tupleID))\",\"tuple_remote\":" + tupleEndpoint(remote)
+        if let local { data += ",\"tuple_local\":" + tupleEndpoint(local) }
+        return "{\"time\":\(milliseconds(time)),\"name\":\"quic:migration_state_updated\",\"data\":{\(data)}}"
+    }
+
+    /// quic:mtu_updated (§4.8).
+    public static func mtuUpdated(time: Instant, old: Int, new: Int, done: Bool) -> String {
+        "{\"time\":\(milliseconds(time)),\"name\":\"quic:mtu_updated\",\"data\":{\"old\":\(old),\"new\":\(new),\"done\":\(done)}}"
     }
 
     public static func metricsUpdated(

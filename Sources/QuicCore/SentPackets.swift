@@ -24,6 +24,9 @@ public enum SentFrame: Sendable, Hashable {
     case pathChallenge
     case pathResponse
     case connectionClose
+    /// A DPLPMTUD probe of `size` bytes (PING and PADDING, RFC 9000 §14.4), sent on the path of
+    /// loss recovery generation `path`.
+    case mtuProbe(size: Int, path: UInt8)
 }
 
 /// One sent packet as loss recovery remembers it (RFC 9002 Appendix A.1.1).
@@ -41,6 +44,12 @@ struct SentPacket: Sendable {
     var state: State
     /// Sent with ECT(0) (RFC 9000 §13.4.2).
     var ecnMarked = false
+    /// A PMTU probe: its loss is no congestion signal (RFC 9000 §14.4).
+    var isMTUProbe = false
+    /// The path (generation of loss recovery state) it was sent on: packets of an earlier path
+    /// feed neither the congestion controller nor the RTT estimator of the current one (RFC 9000
+    /// §9.4). Compared for equality only, so wrapping is harmless.
+    var pathGeneration: UInt8 = 0
     /// Delivery-rate state at send (draft-ietf-ccwg-bbr-06 §4.1.2.1.2); meaningful for in-flight
     /// packets only.
     var delivery = DeliverySnapshot()

@@ -83,5 +83,15 @@ public enum FrameType: UInt64, Sendable, Hashable, CaseIterable, CustomStringCon
         }
     }
 
+    /// Whether the frame is a probing frame (RFC 9000 §9.1): a packet of only these does not
+    /// move the peer's address.
+    @inlinable
+    public var isProbing: Bool {
+        switch self {
+        case .padding, .pathChallenge, .pathResponse, .newConnectionID: return true
+        default: return false
+        }
+    }
+
     public var description: String { "0x" + String(rawValue, radix: 16) }
 }

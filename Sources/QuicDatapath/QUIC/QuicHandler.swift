@@ -72,7 +72,8 @@ public struct QuicHandler<Application: QuicApplication & ~Copyable>: DatagramHan
             // A reply, if any, is written straight into the next free slot.
             let slot = nextReplySlot ?? UnsafeMutableRawBufferPointer(start: nil, count: 0)
             let event = endpoint.handle(
-                datagram: datagram.payload, from: remote, ecn: ECNCodepoint(datagram.ecn), now: now, replyBuffer: slot)
+                datagram: datagram.payload, from: remote, to: QuicCore.SocketAddress(datagram.destination),
+                ecn: ECNCodepoint(datagram.ecn), now: now, replyBuffer: slot)
             switch event {
             case .delivered(let handle):
                 if let connection = endpoint.connection(handle) { deliverEvents(handle, connection, now: now) }
@@ -200,9 +201,11 @@ public struct QuicHandler<Application: QuicApplication & ~Copyable>: DatagramHan
                         break
                     }
                     guard let transmit = connection.pollTransmit(now: now, into: space) else { break }
+                    // The connection names the source once it knows the path's local address
+                    // (a migrated client, a server replying from its preferred address).
                     queue.commit(
-                        length: transmit.size, to: SocketAddress(transmit.destination), from: localAddress,
-                        ecn: ECN(transmit.ecn))
+                        length: transmit.size, to: SocketAddress(transmit.destination),
+                        from: transmit.source.map { SocketAddress($0) } ?? localAddress, ecn: ECN(transmit.ecn))
                 }
                 deliverEvents(handle, connection, now: now)
             }

@@ -20,6 +20,31 @@ final class Pair {
     private(set) var clientEvents: [ConnectionEvent] = []
     private(set) var serverEvents: [ConnectionEvent] = []
     var injectedPacketNumber: UInt64 = 0
+    /// A NAT in front of the client: the address its datagrams from an inside address carry
+    /// when they reach the server (none: unchanged). Datagrams to an inside address that has
+    /// been mapped elsewhere are dropped (the old binding is gone).
+    var nat: [SocketAddress: SocketAddress] = [:]
+    /// Addresses the server receives on (add a preferred address here).
+    var serverAddresses: Set<SocketAddress>
+    /// Addresses the client receives on: its own, and every one it has sent from.
+    var clientAddresses: Set<SocketAddress>
+    /// Every datagram that left an endpoint, in order.
+    private(set) var log: [SentDatagram] = []
+    /// Datagrams the network delivered to an address nobody listens on.
+    private(set) var undeliverable = 0
+
+    struct SentDatagram {
+        var time: Instant
+        var side: SimulatedNetwork.Side
+        /// The sender's own address, and what the network saw after the NAT.
+        var source: SocketAddress
+        var wireSource: SocketAddress
+        var destination: SocketAddress
+        var size: Int
+        /// The Destination Connection ID of a short-header packet (8-byte IDs in this harness).
+        var shortHeaderDCID: ConnectionID?
+    }
+
     private var buffer = [UInt8](repeating: 0, count: 65536)
     private var reply = [UInt8](repeating: 0, count: 2048)
 
@@ -41,6 +66,8 @@ final class Pair {
         configure?(&clientConfiguration, &serverConfiguration)
         self.clientConfiguration = clientConfiguration
         self.serverConfiguration = serverConfiguration
+        serverAddresses = [serverAddress]
+        clientAddresses = [clientAddress]
         client = Endpoint(
             configuration: EndpointConfiguration(
                 idGenerator: QuicLBConnectionIDGenerator(serverID: 1, random: { clientRandom.fill($0) })))
@@ -53,7 +80,8 @@ final class Pair {
     var serverConnection: Connection? { serverHandles.first.flatMap { server.connection($0) } }
 
     func connect(serverName: String = "localhost") throws {
-        clientHandle = try client.connect(to: serverAddress, serverName: serverName, configuration: clientConfiguration, now: now)
+        clientHandle = try client.connect(
+            to: serverAddress, from: clientAddress, serverName: serverName, configuration: clientConfiguration, now: now)
     }
 
     /// Sends everything the connections have to send now.
@@ -63,9 +91,17 @@ final class Pair {
         ] {
             for handle in handles {
                 guard let connection = endpoint.connection(handle) else { continue }
-                let from = side == .client ? clientAddress : serverAddress
                 while let transmit = buffer.withUnsafeMutableBytes({ connection.pollTransmit(now: now, into: $0) }) {
-                    network.send(Array(buffer[..<transmit.size]), from: side, address: from, now: now, ecn: transmit.ecn)
+                    let source = transmit.source ?? (side == .client ? clientAddress : serverAddress)
+                    let wireSource = side == .client ? nat[source] ?? source : source
+                    if side == .client { clientAddresses.insert(source) }
+                    let bytes = Array(buffer[..<transmit.size])
+                    let dcid = bytes[0] & 0x80 == 0 && bytes.count > 9 ? ConnectionID(bytes: bytes[1..<9]) : nil
+                    log.append(
+                        SentDatagram(
+                            time: now, side: side, source: source, wireSource: wireSource, destination: transmit.destination,
+                            size: transmit.size, shortHeaderDCID: dcid))
+                    network.send(bytes, from: side, address: wireSource, to: transmit.destination, now: now, ecn: transmit.ecn)
                 }
                 collectEvents(connection, side: side)
                 endpoint.processEvents(of: handle)
@@ -109,9 +145,13 @@ final class Pair {
         for item in network.take(dueBy: now) {
             var bytes = item.bytes
             let endpoint = item.to == .client ? client : server
+            guard let local = localAddress(for: item) else {
+                undeliverable += 1
+                continue
+            }
             let event = bytes.withUnsafeMutableBytes { datagram in
                 reply.withUnsafeMutableBytes { replyBuffer in
-                    endpoint.handle(datagram: datagram, from: item.from, ecn: item.ecn, now: now, replyBuffer: replyBuffer)
+                    endpoint.handle(datagram: datagram, from: item.from, to: local, ecn: item.ecn, now: now, replyBuffer: replyBuffer)
                 }
             }
             if case .delivered(let handle) = event, let connection = endpoint.connection(handle) {
@@ -121,7 +161,7 @@ final class Pair {
             case .incoming(let incoming):
                 if let handle = try? server.accept(incoming, now: now) { serverHandles.append(handle) }
             case .reply(let transmit):
-                network.send(Array(reply[..<transmit.size]), from: item.to, address: item.to == .client ? clientAddress : serverAddress, now: now)
+                network.send(Array(reply[..<transmit.size]), from: item.to, address: local, to: transmit.destination, now: now)
             case .delivered, .dropped:
                 break
             }
@@ -134,6 +174,31 @@ final class Pair {
         }
         flush()
         return true
+    }
+
+    /// The address a datagram arrives at on its receiving side, through the NAT for the client;
+    /// nil when nobody listens there.
+    private func localAddress(for item: SimulatedNetwork.InFlight) -> SocketAddress? {
+        switch item.to {
+        case .server:
+            let local = item.destination ?? serverAddress
+            return serverAddresses.contains(local) ? local : nil
+        case .client:
+            let outside = item.destination ?? clientAddress
+            let inside: SocketAddress
+            if let mapped = nat.first(where: { $0.value == outside })?.key {
+                inside = mapped
+            } else {
+                guard nat[outside] == nil else { return nil }
+                inside = outside
+            }
+            return clientAddresses.contains(inside) ? inside : nil
+        }
+    }
+
+    /// Datagrams one side sent after `time`.
+    func datagrams(from side: SimulatedNetwork.Side, after time: Instant = .zero) -> [SentDatagram] {
+        log.filter { $0.side == side && $0.time > time }
     }
 
     /// Steps until `condition` holds or `limit` of simulated time passes. Returns whether it held.

@@ -46,6 +46,9 @@ struct LinkConditions: Sendable {
     var corrupt = 0.0
     /// Larger datagrams are dropped.
     var mtu = 1500
+    /// The path MTU as an IP packet size: datagrams whose UDP payload plus 28 bytes of IPv4 and
+    /// UDP headers exceed it are dropped (no ICMP, as on many real paths).
+    var pathMTU: Int? = nil
     /// While now is in one of these windows, everything is dropped.
     var blackholes: [Range<Instant>] = []
     /// Queue limit of the bottleneck in bytes (tail drop).
@@ -72,7 +75,14 @@ final class SimulatedNetwork {
         var from: SocketAddress
         var bytes: [UInt8]
         var ecn: ECNCodepoint = .notECT
+        /// The address the sender sent to (nil: the other side's only address).
+        var destination: SocketAddress? = nil
     }
+
+    /// Datagrams from or to these addresses are dropped (a path that stopped working).
+    var deadAddresses: Set<SocketAddress> = []
+    /// Datagrams dropped for exceeding `pathMTU`, by sending side.
+    private(set) var droppedTooBig = [0, 0]
 
     var conditions: [LinkConditions]  // index: the side that sends
     var rng: SplitMix64
@@ -100,7 +110,10 @@ final class SimulatedNetwork {
         conditions = [clientToServer, serverToClient]
     }
 
-    func send(_ bytes: [UInt8], from side: Side, address: SocketAddress, now: Instant, ecn sentECNCodepoint: ECNCodepoint = .notECT) {
+    func send(
+        _ bytes: [UInt8], from side: Side, address: SocketAddress, to destination: SocketAddress? = nil, now: Instant,
+        ecn sentECNCodepoint: ECNCodepoint = .notECT
+    ) {
         let link = conditions[side.rawValue]
         sent[side.rawValue] += 1
         sentECN[side.rawValue][Int(sentECNCodepoint.rawValue)] += 1
@@ -112,6 +125,15 @@ final class SimulatedNetwork {
             return
         }
         trace.append((now, side.rawValue, bytes.count, bytes.first ?? 0))
+        if deadAddresses.contains(address) || destination.map({ deadAddresses.contains($0) }) == true {
+            dropped[side.rawValue] += 1
+            return
+        }
+        if let pathMTU = link.pathMTU, bytes.count + 28 > pathMTU {
+            dropped[side.rawValue] += 1
+            droppedTooBig[side.rawValue] += 1
+            return
+        }
         if bytes.count > link.mtu || link.blackholes.contains(where: { $0.contains(now) }) {
             dropped[side.rawValue] += 1
             return
@@ -159,11 +181,14 @@ final class SimulatedNetwork {
         if rng.unit() < link.corrupt, !payload.isEmpty {
             payload[Int(rng.next() % UInt64(payload.count))] ^= UInt8(1 + rng.next() % 255)
         }
-        let destination: Side = side == .client ? .server : .client
-        enqueue(InFlight(deliverAt: delivery, sequence: sequence, to: destination, from: address, bytes: payload, ecn: ecn))
+        let to: Side = side == .client ? .server : .client
+        enqueue(
+            InFlight(deliverAt: delivery, sequence: sequence, to: to, from: address, bytes: payload, ecn: ecn, destination: destination))
         if rng.unit() < link.duplicate {
             enqueue(
-                InFlight(deliverAt: delivery + .milliseconds(1), sequence: sequence, to: destination, from: address, bytes: payload, ecn: ecn))
+                InFlight(
+                    deliverAt: delivery + .milliseconds(1), sequence: sequence, to: to, from: address, bytes: payload, ecn: ecn,
+                    destination: destination))
         }
     }
 
