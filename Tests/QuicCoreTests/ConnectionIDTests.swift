@@ -12,13 +12,7 @@ struct ConnectionIDTests {
     func established(
         seed: UInt64, configure: ((inout ConnectionConfiguration, inout ConnectionConfiguration) -> Void)? = nil
     ) throws -> Pair {
-        let pair = Pair(seed: seed, configure: configure)
-        try pair.connect()
-        #expect(pair.run(for: .seconds(5)) {
-            guard pair.isConnected, let client = pair.clientConnection, let server = pair.serverConnection else { return false }
-            return client.handshakeConfirmed && client.peerIDs.active.count > 1 && server.peerIDs.active.count > 1
-        })
-        return pair
+        try Pair.established(seed: seed, configure: configure)
     }
 
     func randomID(_ seed: UInt8) -> ConnectionID { ConnectionID(bytes: (0..<8).map { seed &+ UInt8($0) &* 37 })! }
@@ -158,19 +152,13 @@ struct ConnectionIDTests {
         #expect(server.closeReason == nil)
     }
 
-    @Test("RETIRE_CONNECTION_ID for a sequence never issued: PROTOCOL_VIOLATION")
-    func retireUnissued() throws {
-        let pair = try established(seed: 708)
-        pair.injectFromClient(frameBytes(.retireConnectionID(sequenceNumber: 50)))
-        #expect(pair.serverCloseCodeSeenByClient() == TransportErrorCode.protocolViolation.rawValue)
-    }
-
-    @Test("RETIRE_CONNECTION_ID of the very ID its packet was sent to: PROTOCOL_VIOLATION")
-    func retireOwnDestination() throws {
-        let pair = try established(seed: 709)
+    @Test("RETIRE_CONNECTION_ID for a sequence never issued, or of the very ID its packet was sent to: PROTOCOL_VIOLATION", arguments: [false, true])
+    func retireRules(ownDestination: Bool) throws {
+        let pair = try established(seed: ownDestination ? 709 : 708)
         let client = try #require(pair.clientConnection)
         let server = try #require(pair.serverConnection)
-        let sequence = try #require(server.localIDs.active.first { $0.id == client.destinationConnectionID }?.sequence)
+        let sequence =
+            ownDestination ? try #require(server.localIDs.active.first { $0.id == client.destinationConnectionID }?.sequence) : 50
         pair.injectFromClient(frameBytes(.retireConnectionID(sequenceNumber: sequence)))
         #expect(pair.serverCloseCodeSeenByClient() == TransportErrorCode.protocolViolation.rawValue)
     }

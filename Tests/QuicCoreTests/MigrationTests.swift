@@ -21,20 +21,15 @@ struct MigrationTests {
         seed: UInt64, link: LinkConditions = LinkConditions(),
         configure: ((inout ConnectionConfiguration, inout ConnectionConfiguration) -> Void)? = nil
     ) throws -> Pair {
-        let pair = Pair(seed: seed, clientToServer: link, serverToClient: link, configure: configure)
-        try pair.connect()
-        #expect(pair.run(for: .seconds(5)) {
-            pair.isConnected && pair.clientConnection?.handshakeConfirmed == true
-                && (pair.serverConnection?.peerIDs.active.count ?? 0) > 1 && (pair.clientConnection?.peerIDs.active.count ?? 0) > 1
-        })
-        return pair
+        try Pair.established(seed: seed, link: link, configure: configure)
     }
 
-    /// Runs a download and an upload, calling `event` once when `at` is reached, and checks on
-    /// every step until the server's current path is validated that it never sent more than
-    /// three times what it received on it (RFC 9000 §8, §9.3.1). Returns the largest ratio seen.
+    /// Runs a download and an upload, calling `event` once when `at` is reached and `observe`
+    /// after every later step, and checks on every step until the server's current path is
+    /// validated that it never sent more than three times what it received on it (RFC 9000 §8,
+    /// §9.3.1). Returns the largest ratio seen.
     func transferAcrossEvent(
-        _ pair: Pair, at: Instant, size: Int = 2 * MigrationTests.megabyte, event: () -> Void
+        _ pair: Pair, at: Instant, size: Int = 2 * MigrationTests.megabyte, event: () -> Void, observe: () -> Void = {}
     ) -> (upload: StreamTransfer, download: DownloadTransfer, worstRatio: Double, completed: Bool) {
         let upload = StreamTransfer(pair: pair, sizes: [size])
         let download = DownloadTransfer(pair: pair, size: size)
@@ -47,11 +42,11 @@ struct MigrationTests {
                 fired = true
                 event()
             }
-            if fired, let server = pair.serverConnection, !server.path.validated {
+            guard fired else { return false }
+            observe()
+            if let server = pair.serverConnection, !server.path.validated {
                 #expect(server.path.bytesSent <= 3 * server.path.bytesReceived, "anti-amplification broken at \(pair.now)")
-                if server.path.bytesReceived > 0 {
-                    worst = max(worst, Double(server.path.bytesSent) / Double(server.path.bytesReceived))
-                }
+                worst = max(worst, Double(server.path.bytesSent) / Double(max(server.path.bytesReceived, 1)))
             }
             return upload.isComplete && download.isComplete
         }
@@ -95,34 +90,19 @@ struct MigrationTests {
         var ecnAfterMove: ECNValidation.State?
         var validatedAt: Instant?
         let movedAt = pair.now + .milliseconds(300)
-        let upload = StreamTransfer(pair: pair, sizes: [2 * Self.megabyte])
-        let download = DownloadTransfer(pair: pair, size: 2 * Self.megabyte)
-        var fired = false
-        var worst = 0.0
-        let completed = pair.run(for: .seconds(120)) {
-            upload.pump()
-            download.pump()
-            if !fired && pair.now >= movedAt {
-                fired = true
-                pair.nat[pair.clientAddress] = rebound
-            }
-            if fired && windowAfterMove == nil && server.remoteAddress == rebound {
+        let result = transferAcrossEvent(pair, at: movedAt) {
+            pair.nat[pair.clientAddress] = rebound
+        } observe: {
+            guard server.remoteAddress == rebound else { return }
+            if windowAfterMove == nil {
                 windowAfterMove = server.congestionWindow
                 rttSampledAfterMove = server.recovery.rtt.hasSample
                 ecnAfterMove = server.ecnState
             }
-            if fired && server.remoteAddress == rebound {
-                if !server.path.validated {
-                    #expect(server.path.bytesSent <= 3 * server.path.bytesReceived)
-                    worst = max(worst, Double(server.path.bytesSent) / Double(max(server.path.bytesReceived, 1)))
-                } else if validatedAt == nil {
-                    validatedAt = pair.now
-                }
-            }
-            return upload.isComplete && download.isComplete
+            if server.path.validated && validatedAt == nil { validatedAt = pair.now }
         }
-        #expect(completed)
-        #expect(upload.corruptions == 0 && download.corruptions == 0)
+        #expect(result.completed)
+        #expect(result.upload.corruptions == 0 && result.download.corruptions == 0)
         #expect(server.remoteAddress == rebound && server.isPathValidated)
         // §9.4: a new address means new congestion state: the initial window, no RTT sample.
         #expect(server.recovery.pathGeneration != generation)
@@ -132,8 +112,8 @@ struct MigrationTests {
         #expect(ecnAfterMove == .testing)
         #expect(server.ecnState == .capable)
         let validation = try #require(validatedAt) - movedAt
-        print("NAT rebinding (address): validated \(validation) after the move; largest sent/received on the unvalidated path \(worst)")
-        #expect(worst <= 3.0)
+        print("NAT rebinding (address): validated \(validation) after the move; largest sent/received on the unvalidated path \(result.worstRatio)")
+        #expect(result.worstRatio <= 3.0)
     }
 
     @Test("client migration mid-transfer: packets leave from the new address with a new connection ID, the server follows with a new ID of its own, both validate, old IDs are retired")
@@ -330,5 +310,35 @@ struct MigrationTests {
         try client.migrate(to: SocketAddress(ipv4: (10, 0, 0, 4), port: 50000), now: pair.now)
         #expect(pair.run(for: .seconds(3)) { client.isPathValidated && server.remoteAddress.port == 50000 && server.remoteAddress.addressBytes == [10, 0, 0, 4] })
         #expect(client.closeReason == nil && server.closeReason == nil)
+    }
+
+    @Test("qlog: a client migration logs tuple_assigned, migration_state_updated (started, complete) and connection_id_updated; PMTUD logs mtu_updated")
+    func qlogEvents() throws {
+        let clientLog = MemoryQlog()
+        let serverLog = MemoryQlog()
+        let pair = try established(seed: 910) { client, server in
+            client.qlog = clientLog
+            server.qlog = serverLog
+        }
+        let client = try #require(pair.clientConnection)
+        let newLocal = SocketAddress(ipv4: (10, 0, 0, 3), port: 50001)
+        try client.migrate(to: newLocal, now: pair.now)
+        client.ping()
+        #expect(pair.run(for: .seconds(3)) {
+            client.isPathValidated && client.alternatePath == nil && client.currentMaxDatagramSize == 1472
+        })
+        func events(_ log: MemoryQlog, _ name: String) -> [String] { log.records.filter { $0.contains("\"name\":\"quic:\(name)\"") } }
+        let tuples = events(clientLog, "tuple_assigned")
+        #expect(tuples.contains { $0.contains("\"tuple_local\":{\"ip_v4\":\"10.0.0.3\",\"port_v4\":50001}") })
+        let migration = events(clientLog, "migration_state_updated")
+        #expect(migration.first?.contains("\"new\":\"migration_started\"") == true)
+        #expect(migration.last?.contains("\"new\":\"migration_complete\"") == true)
+        #expect(events(clientLog, "connection_id_updated").contains { $0.contains("\"initiator\":\"local\"") })
+        #expect(!events(serverLog, "migration_state_updated").isEmpty)
+        let mtu = events(clientLog, "mtu_updated")
+        #expect(mtu.contains { $0.contains("\"old\":1200,\"new\":1472,\"done\":true") })
+        for record in clientLog.records + serverLog.records {
+            #expect(record.filter { $0 == "{" }.count == record.filter { $0 == "}" }.count)
+        }
     }
 }

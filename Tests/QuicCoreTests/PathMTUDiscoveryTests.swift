@@ -7,22 +7,14 @@ import Testing
 /// probe losses kept away from congestion control, black-hole fallback and the raise timer.
 @Suite("DPLPMTUD (RFC 8899, RFC 9000 §14.3)")
 struct PathMTUDiscoveryTests {
-    func path(mtu: Int?, bandwidth: UInt64? = nil) -> LinkConditions {
-        var link = LinkConditions()
-        link.pathMTU = mtu
-        link.bandwidth = bandwidth
-        return link
-    }
-
     func connectedPair(
         seed: UInt64, mtu: Int?, bandwidth: UInt64? = nil,
         configure: ((inout ConnectionConfiguration, inout ConnectionConfiguration) -> Void)? = nil
     ) throws -> Pair {
-        let link = path(mtu: mtu, bandwidth: bandwidth)
-        let pair = Pair(seed: seed, clientToServer: link, serverToClient: link, configure: configure)
-        try pair.connect()
-        #expect(pair.run(for: .seconds(5)) { pair.isConnected && pair.clientConnection?.handshakeConfirmed == true })
-        return pair
+        var link = LinkConditions()
+        link.pathMTU = mtu
+        link.bandwidth = bandwidth
+        return try Pair.established(seed: seed, link: link, configure: configure)
     }
 
     @Test("a 1500-byte path: both ends reach 1472-byte datagrams right after the handshake; bulk data then leaves at that size and never above")

@@ -9,15 +9,16 @@ import Testing
 struct PreferredAddressTests {
     static let preferred = SocketAddress(ipv4: (10, 0, 0, 20), port: 4433)
 
-    func pair(seed: UInt64, configure: ((inout ConnectionConfiguration, inout ConnectionConfiguration) -> Void)? = nil) throws -> Pair {
-        let pair = Pair(seed: seed) { client, server in
+    /// `reachable`: whether anything listens on the preferred address.
+    func pair(
+        seed: UInt64, reachable: Bool = true, configure: ((inout ConnectionConfiguration, inout ConnectionConfiguration) -> Void)? = nil
+    ) throws -> Pair {
+        try Pair.established(seed: seed) { client, server in
             server.preferredAddress = PreferredAddressConfiguration(ipv4: Self.preferred)
             configure?(&client, &server)
+        } prepare: { pair in
+            if reachable { pair.serverAddresses.insert(Self.preferred) }
         }
-        pair.serverAddresses.insert(Self.preferred)
-        try pair.connect()
-        #expect(pair.run(for: .seconds(5)) { pair.isConnected })
-        return pair
     }
 
     @Test("the client validates the preferred address after confirmation and moves; data continues and the server's original address is no longer used")
@@ -61,8 +62,7 @@ struct PreferredAddressTests {
 
     @Test("a preferred address that does not answer: validation fails, the client stays on the original address and retires the preferred ID")
     func unreachablePreferredAddress() throws {
-        let pair = try pair(seed: 1001)
-        pair.serverAddresses.remove(Self.preferred)
+        let pair = try pair(seed: 1001, reachable: false)
         let client = try #require(pair.clientConnection)
         let offered = try #require(client.peerParameters?.preferredAddress)
         let upload = StreamTransfer(pair: pair, sizes: [1 << 20])

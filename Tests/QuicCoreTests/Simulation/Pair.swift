@@ -215,3 +215,29 @@ final class Pair {
         clientEvents.contains(.connected) && serverEvents.contains(.connected)
     }
 }
+
+extension Pair {
+    /// A pair over `link` (both directions) whose handshake is confirmed and whose sides each
+    /// hold a spare connection ID of the other's (the state migrations start from). `prepare`
+    /// runs before the client connects.
+    static func established(
+        seed: UInt64, link: LinkConditions = LinkConditions(),
+        configure: ((inout ConnectionConfiguration, inout ConnectionConfiguration) -> Void)? = nil,
+        prepare: ((Pair) -> Void)? = nil
+    ) throws -> Pair {
+        let pair = Pair(seed: seed, clientToServer: link, serverToClient: link, configure: configure)
+        prepare?(pair)
+        try pair.connect()
+        let ready = pair.run(for: .seconds(10)) {
+            guard pair.isConnected, let client = pair.clientConnection, let server = pair.serverConnection else { return false }
+            return client.handshakeConfirmed && client.peerIDs.hasUnused && server.peerIDs.hasUnused
+        }
+        guard ready else { throw SetupFailure(reason: "no confirmed connection with spare connection IDs within 10 s") }
+        return pair
+    }
+
+    struct SetupFailure: Error, CustomStringConvertible {
+        var reason: String
+        var description: String { reason }
+    }
+}
