@@ -173,7 +173,8 @@ extension Connection {
 
     /// Which path a datagram from `remote` to `local` belongs to.
     func classifyArrival(remote: SocketAddress, local: SocketAddress?) -> Arrival {
-        if path.matches(remote: remote, local: local) { return .current }
+        // Field by field: the common case costs two comparisons.
+        if remote == path.remote && (local == nil || path.local == nil || local == path.local) { return .current }
         if let alternate = alternatePath, alternate.matches(remote: remote, local: local) { return .alternate }
         switch role {
         case .client:
@@ -192,8 +193,9 @@ extension Connection {
         }
     }
 
-    /// After a datagram's packets were processed: answer its PATH_CHALLENGE on the path it came
-    /// on (§8.2.2), and follow a peer that moved (server, §9.3).
+    /// After a datagram's packets were processed, unless it simply arrived on the current path
+    /// (handled inline by the caller): answer its PATH_CHALLENGE on the path it came on
+    /// (§8.2.2), and follow a peer that moved (server, §9.3).
     func noteDatagramPath(
         _ arrival: Arrival, remote: SocketAddress, local: SocketAddress?, size: Int, destination: ConnectionID?, now: Instant
     ) {
@@ -310,18 +312,24 @@ extension Connection {
         old.challenge.stop()
         old.isPrevious = true
         var next = destinationPath
+        // Moving back to the previous path brings its state back.
+        let restoring = next.isPrevious ? previousPathState : nil
+        previousPathState = nil
         next.isPrevious = false
+        // A validated path needs no answer to a challenge still out on it (§9.3.3's check of
+        // the previous path): failing it must not undo the move.
+        if next.validated { next.challenge.stop() }
         let oldID = peerIDs.current
         if let sequence = next.peerCIDSequence, peerIDs.isActive(sequence: sequence) { peerIDs.use(sequence) }
         next.peerCIDSequence = nil
         next.peerCID = .empty
-        if let saved = next.saved {
-            next.saved = nil
-            old.saved = exchangeRecoveryState(with: saved, now: now)
+        let setAside: SavedPathState?
+        if let restoring {
+            setAside = exchangeRecoveryState(with: restoring, now: now)
         } else if !next.hasSameAddresses(as: old) {
-            old.saved = exchangeRecoveryState(with: nil, now: now)
+            setAside = exchangeRecoveryState(with: nil, now: now)
         } else {
-            old.saved = nil
+            setAside = nil
             recovery.restartECNValidation()
             noteECNState(now: now)
         }
@@ -329,6 +337,7 @@ extension Connection {
         statistics.pathMigrations += 1
         if keepPrevious {
             alternatePath = old
+            previousPathState = setAside
         } else {
             abandon(old, now: now)
         }
@@ -422,6 +431,7 @@ extension Connection {
     func completeMigration(now: Instant) {
         if let previous = alternatePath, previous.isPrevious {
             alternatePath = nil
+            previousPathState = nil
             abandon(previous, now: now)
             qlogMigration("migration_complete", path: path, now: now)
         }

@@ -12,7 +12,8 @@ extension Connection {
         now: Instant
     ) {
         guard state != .closed, state != .draining else { return }
-        let local = local.flatMap { $0.isUnspecified ? nil : $0 }
+        var local = local
+        if local?.isUnspecified == true { local = nil }
         let arrival = classifyArrival(remote: remote, local: local)
         if arrival == .refused {
             statistics.datagramsFromUnknownPaths += 1
@@ -27,6 +28,7 @@ extension Connection {
         }
         incomingChallenge = nil
         datagramMovesPeer = false
+        let migrationsBefore = statistics.pathMigrations
 
         var offset = 0
         var firstDestination: ConnectionID?
@@ -44,8 +46,17 @@ extension Connection {
             firstDestination = header.destinationCID
             if processPacket(header, in: datagram, ecn: ecn, now: now) { decryptedAny = true }
         }
-        if decryptedAny, state == .established || state == .handshaking {
-            noteDatagramPath(arrival, remote: remote, local: local, size: datagram.count, destination: firstDestination, now: now)
+        if decryptedAny {
+            if arrival == .current && incomingChallenge == nil && statistics.pathMigrations == migrationsBefore {
+                // The common case, kept inline: a packet on the current path, which stayed put.
+                if role == .server, let firstDestination, path.lastDestinationCID != firstDestination {
+                    path.lastDestinationCID = firstDestination
+                }
+                datagramMovesPeer = false
+            } else if state == .established || state == .handshaking {
+                noteDatagramPath(
+                    arrival, remote: remote, local: local, size: datagram.count, destination: firstDestination, now: now)
+            }
         }
 
         if !decryptedAny, let token = StatelessReset.candidateToken(in: UnsafeRawBufferPointer(datagram)),
@@ -181,8 +192,11 @@ extension Connection {
             statistics.refusedPackets += 1
             return true
         }
-        // RFC 9000 §9.3: only the largest-numbered non-probing packet moves the peer's address.
-        if level == .oneRTT, !packetWasProbing, packetNumber > (received[space.rawValue].largest ?? 0) || received[space.rawValue].largest == nil {
+        // RFC 9000 §9.3: only the largest-numbered non-probing packet moves the peer's address
+        // (clients never follow the server, §9).
+        if role == .server, level == .oneRTT, !packetWasProbing,
+            received[space.rawValue].largest.map({ packetNumber > $0 }) ?? true
+        {
             datagramMovesPeer = true
         }
         received[space.rawValue].onPacketReceived(

@@ -45,30 +45,8 @@ public final class Connection {
     // MARK: Path
     /// The path packets go on now (RFC 9000 §9); see Path.swift and Connection+Paths.swift.
     @exclusivity(unchecked) var path: Path
-    /// The previous path while the current one is validated, or a candidate being probed.
-    @exclusivity(unchecked) var alternatePath: Path?
     /// The current path's maximum datagram size (RFC 9000 §14.2), raised by DPLPMTUD.
     @exclusivity(unchecked) var maxDatagramSize: Int
-    /// DPLPMTUD on the current path (RFC 8899, RFC 9000 §14.3).
-    @exclusivity(unchecked) var pmtu: PathMTUDiscovery
-    /// Set while a received packet is processed: the PATH_CHALLENGE it carried, and whether it
-    /// was a non-probing packet with the largest packet number so far (RFC 9000 §9.3).
-    @exclusivity(unchecked) var incomingChallenge: UInt64?
-    @exclusivity(unchecked) var packetWasProbing = true
-    @exclusivity(unchecked) var datagramMovesPeer = false
-    /// Set while a datagram is built: it carries a PATH_CHALLENGE or PATH_RESPONSE and must be
-    /// padded to 1200 bytes (RFC 9000 §8.2.1, §8.2.2).
-    @exclusivity(unchecked) var padDatagramForPath = false
-    @exclusivity(unchecked) var challengeInDatagram = false
-    /// PMTU probe outcomes reported by loss recovery, applied after the ACK or loss pass.
-    @exclusivity(unchecked) var mtuProbeAcknowledged: Int?
-    @exclusivity(unchecked) var mtuProbeLost: Int?
-    /// qlog tuple IDs handed out.
-    @exclusivity(unchecked) var pathsCreated = 0
-    /// The peer's reset tokens the endpoint was told about, as of `peerIDs.version`.
-    @exclusivity(unchecked) var announcedResetTokens: [StatelessResetToken] = []
-    @exclusivity(unchecked) var announcedPeerIDsVersion = -1
-
     public var remoteAddress: SocketAddress { path.remote }
     /// The peer's address is validated (RFC 9000 §8.1); until then a server sends at most three
     /// times what it received.
@@ -168,6 +146,33 @@ public final class Connection {
     @exclusivity(unchecked) var lastECNState = ECNValidation.State.testing
     /// Packets being assembled into the current datagram.
     @exclusivity(unchecked) var pendingPackets: [PendingPacket] = []
+
+    // MARK: Paths, less often used
+    // (declared after the per-packet state so that it stays close together in the object)
+    /// The previous path while the current one is validated, or a candidate being probed.
+    @exclusivity(unchecked) var alternatePath: Path?
+    /// The previous path's loss recovery, pacing and PMTU state, set aside to restore on return
+    /// (none when only ports changed: then the state simply carried over, RFC 9000 §9.4).
+    @exclusivity(unchecked) var previousPathState: SavedPathState?
+    /// DPLPMTUD on the current path (RFC 8899, RFC 9000 §14.3).
+    @exclusivity(unchecked) var pmtu: PathMTUDiscovery
+    /// Set while a received packet is processed: the PATH_CHALLENGE it carried, and whether it
+    /// was a non-probing packet with the largest packet number so far (RFC 9000 §9.3).
+    @exclusivity(unchecked) var incomingChallenge: UInt64?
+    @exclusivity(unchecked) var packetWasProbing = true
+    @exclusivity(unchecked) var datagramMovesPeer = false
+    /// Set while a datagram is built: it carries a PATH_CHALLENGE or PATH_RESPONSE and must be
+    /// padded to 1200 bytes (RFC 9000 §8.2.1, §8.2.2).
+    @exclusivity(unchecked) var padDatagramForPath = false
+    @exclusivity(unchecked) var challengeInDatagram = false
+    /// PMTU probe outcomes reported by loss recovery, applied after the ACK or loss pass.
+    @exclusivity(unchecked) var mtuProbeAcknowledged: Int?
+    @exclusivity(unchecked) var mtuProbeLost: Int?
+    /// qlog tuple IDs handed out.
+    @exclusivity(unchecked) var pathsCreated = 0
+    /// The peer's reset tokens the endpoint was told about, as of `peerIDs.version`.
+    @exclusivity(unchecked) var announcedResetTokens: [StatelessResetToken] = []
+    @exclusivity(unchecked) var announcedPeerIDsVersion = -1
 
     struct PendingPacket {
         var level: EncryptionLevel

@@ -7,7 +7,11 @@ import QuicWire
 /// The connection keeps the current path and at most one other: the previous path while the
 /// current one is being validated (to return to, §9.3.2), or a candidate being probed before a
 /// move (the server's preferred address, §9.6). Loss recovery, congestion control and PMTUD
-/// state belong to the current path; `saved` holds the previous path's, to restore on return.
+/// state belong to the current path; the connection keeps the previous path's aside
+/// (`Connection.previousPathState`), to restore on return.
+///
+/// Performance: the receive and send paths read this struct's fields on every datagram, so it
+/// holds no references (nothing to retain) and stays small.
 struct Path {
     var remote: SocketAddress
     /// The local address packets on this path are sent from and arrive at; nil when the
@@ -25,8 +29,6 @@ struct Path {
     var challenge = PathChallenge()
     /// PATH_RESPONSE owed on this path (§8.2.2: sent on the path the challenge came on).
     var responsePending: UInt64?
-    /// Loss recovery state of this path while it is not the current one.
-    var saved: SavedPathState?
     /// The path we moved away from, kept to return to while the current one is unvalidated
     /// (§9.3.2); otherwise a candidate being probed.
     var isPrevious = false
@@ -61,9 +63,10 @@ struct Path {
 /// Path validation in progress (RFC 9000 §8.2): the data of the challenges sent, when the next
 /// one is due, and when validation is abandoned (§8.2.4).
 struct PathChallenge {
-    /// Unpredictable data of the challenges sent in this validation (§8.2.1: new data in every
-    /// frame; a response to any of them validates the path, §8.2.3).
-    private(set) var outstanding: [UInt64] = []
+    /// Unpredictable data of the last four challenges sent in this validation (§8.2.1: new data
+    /// in every frame; a response to any of them validates the path, §8.2.3). Inline, so paths
+    /// stay free of references.
+    private var outstanding: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
     /// A PATH_CHALLENGE should go out at the next opportunity.
     var sendPending = false
     /// When to send another if no response came.
@@ -78,7 +81,6 @@ struct PathChallenge {
     var isActive: Bool { deadline != nil }
 
     mutating func start(deadline: Instant) {
-        outstanding.removeAll(keepingCapacity: true)
         sent = 0
         paddedSent = false
         sendPending = true
@@ -88,8 +90,7 @@ struct PathChallenge {
 
     /// Records a challenge sent with `data`; the next is due after `interval`.
     mutating func onSent(_ data: UInt64, now: Instant, interval: TimeSpan) {
-        if outstanding.count >= 8 { outstanding.removeFirst() }
-        outstanding.append(data)
+        outstanding = (data, outstanding.0, outstanding.1, outstanding.2)
         sent += 1
         sendPending = false
         retransmitAt = now + interval
@@ -97,10 +98,14 @@ struct PathChallenge {
 
     mutating func markPadded() { paddedSent = true }
 
-    func matches(_ data: UInt64) -> Bool { isActive && outstanding.contains(data) }
+    func matches(_ data: UInt64) -> Bool {
+        guard isActive else { return false }
+        let count = min(sent, 4)
+        return (count > 0 && outstanding.0 == data) || (count > 1 && outstanding.1 == data)
+            || (count > 2 && outstanding.2 == data) || (count > 3 && outstanding.3 == data)
+    }
 
     mutating func stop() {
-        outstanding.removeAll(keepingCapacity: true)
         sendPending = false
         retransmitAt = nil
         deadline = nil

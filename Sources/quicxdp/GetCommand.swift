@@ -50,6 +50,14 @@ struct GetCommand: ParsableCommand {
     @Option(name: .long, help: "QUIC version: 1 or 2.")
     var version: Int = 1
 
+    @Option(
+        name: .customLong("migrate-to"),
+        help: "Move the connection to this local IP address mid-download (RFC 9000 §9.2; UDP datapath; the address must be configured on this host).")
+    var migrateTo: String?
+
+    @Option(name: .customLong("migrate-after"), help: "Bytes to download before --migrate-to moves the connection.")
+    var migrateAfter: Int = 1 << 20
+
     func run() throws {
         guard !urls.isEmpty else { throw ValidationError("give at least one URL") }
         let parsed = try urls.map { try ParsedURL($0) }
@@ -85,25 +93,42 @@ struct GetCommand: ParsableCommand {
         if let qlogDirectory { configuration.makeQlog = try qlogFactory(qlogDirectory) }
 
         let choice = try parseDatapath(datapath, dev: dev)
-        let useFixedPort: Bool
+        var useFixedPort: Bool
         switch choice {
         case .udp, .auto(interface: nil): useFixedPort = false
         default: useFixedPort = true
+        }
+        var migrationAddress: IPAddress?
+        if let migrateTo {
+            guard let address = IPAddress(migrateTo) else {
+                throw ValidationError("--migrate-to \(migrateTo) is not an IP address")
+            }
+            guard case .udp = choice else {
+                // AF_XDP transmits from the interface's one address (AFXDPTransmitQueue).
+                throw ValidationError("--migrate-to needs --datapath udp: the AF_XDP port always sends from the interface address")
+            }
+            migrationAddress = address
+            // The new path keeps the local port: the UDP socket (bound to any address) receives on both.
+            useFixedPort = true
         }
         let localPort: UInt16 = useFixedPort ? UInt16.random(in: 49152...65000) : 0
         let progress = TransferProgress()
         let serverName = first.host  // an IP literal is checked against the IP SAN and sent without SNI
         let keyUpdate = self.keyUpdate
         let clientConfiguration = configuration
+        let migrationTarget = migrationAddress.map { QuicCore.SocketAddress(SocketAddress($0, port: localPort)) }
+        let migrateAfter = self.migrateAfter
         blockTerminationSignals()
         let started = MonotonicTime.now()
-        let setup = EngineHost.Setup<Downloader>(
+        let setup = EngineHost.Setup<MigratingDownloader>(
             endpoint: { _ in EndpointConfiguration(idGenerator: QuicLBConnectionIDGenerator(serverID: 0)) },
             application: { _, control in
                 var downloader = Downloader(
                     requests: requests, protocol: applicationProtocol, authority: authority, progress: progress, control: control)
                 downloader.keyUpdate = keyUpdate
-                return downloader
+                return MigratingDownloader(
+                    downloader: downloader, target: migrationTarget, afterBytes: migrateAfter, progress: progress,
+                    log: { printError($0) })
             },
             prepare: { handler, now in
                 _ = try handler.connect(to: server, serverName: serverName, configuration: clientConfiguration, now: now)

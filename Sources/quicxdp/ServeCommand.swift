@@ -55,6 +55,11 @@ struct ServeCommand: ParsableCommand {
     @Flag(name: .long, help: "Log each request.")
     var verbose = false
 
+    @Option(
+        name: .customLong("preferred-address"),
+        help: "IP address (of this host, same port) offered as preferred_address; clients move there after the handshake (RFC 9000 §9.6; UDP datapath, --listen on any address).")
+    var preferredAddress: String?
+
     func run() throws {
         guard let (address, port) = parseListen(listen) else {
             throw ValidationError("--listen '\(listen)' is not ADDRESS:PORT (e.g. 0.0.0.0:4433, [::]:4433 or :4433)")
@@ -89,6 +94,19 @@ struct ServeCommand: ParsableCommand {
         var connection = ConnectionConfiguration(tls: tls)
         connection.congestionControl = algorithm
         if let qlogDirectory { connection.makeQlog = try qlogFactory(qlogDirectory) }
+        if let preferredAddress {
+            // The UDP socket bound to any address receives on the preferred one too and sends from
+            // it (IP_PKTINFO); AF_XDP sends from the interface address only (AFXDPTransmitQueue).
+            guard let ip = IPAddress(preferredAddress) else {
+                throw ValidationError("--preferred-address \(preferredAddress) is not an IP address")
+            }
+            guard case .udp = choice, address == nil else {
+                throw ValidationError("--preferred-address needs --datapath udp and --listen on any address (e.g. :\(port))")
+            }
+            let offered = QuicCore.SocketAddress(SocketAddress(ip, port: port))
+            connection.preferredAddress =
+                offered.family == .ipv4 ? PreferredAddressConfiguration(ipv4: offered) : PreferredAddressConfiguration(ipv6: offered)
+        }
 
         blockTerminationSignals()
         let settings = FileServer.Settings(root: root, log: verbose ? printLine : nil)
