@@ -126,6 +126,7 @@ struct GetCommand: ParsableCommand {
         let completed = progress.completed.load(ordering: .relaxed)
         let failed = progress.failed.load(ordering: .relaxed)
         if let negotiated = progress.negotiated { printError(negotiated) }
+        if let transport = progress.transport { printError(transport) }
         for note in progress.notes { printError("error: \(note)") }
         for failure in host.failures { printError("error: \(failure)") }
         let goodput = seconds > 0 ? Double(bytes) * 8 / seconds / 1e6 : 0

@@ -290,6 +290,10 @@ public struct Downloader: QuicApplication {
     private mutating func finishIfDone(_ connection: Connection, now: Instant) {
         guard done == requests.count, active.isEmpty else { return }
         progress.endedAt.store(now.nanoseconds, ordering: .relaxed)
+        let statistics = connection.statistics
+        progress.transport = "ECN \(connection.ecnState), key updates \(connection.keyUpdatesInitiated) started "
+            + "\(connection.keyUpdatesFollowed) followed, \(statistics.packetsSent) packets sent, \(statistics.packetsLost) lost, "
+            + "\(statistics.packetsReceived) received, \(statistics.undecryptablePackets) undecryptable"
         let failed = progress.failed.load(ordering: .relaxed)
         // H3_NO_ERROR for HTTP/3 (RFC 9114 §8.1); hq-interop uses 0.
         let code = applicationProtocol == .h3 ? HTTP3ErrorCode.noError.rawValue : 0
