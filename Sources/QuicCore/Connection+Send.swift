@@ -163,6 +163,14 @@ extension Connection {
                 record(.handshakeDone)
             }
             if level != .zeroRTT {
+                // Every handshake probe carries the unacknowledged CRYPTO data, not only the first
+                // (RFC 9002 §6.2.4 prefers data to PING): a lone PING Initial reaching a server
+                // first is refused by some servers (aioquic: "Packet contains no CRYPTO frame").
+                if probes[spaceIndex] > 0 && level != .oneRTT && !crypto[spaceIndex].hasDataToSend
+                    && crypto[spaceIndex].hasUnacknowledgedData
+                {
+                    crypto[spaceIndex].retransmitUnacknowledged()
+                }
                 while let frame = crypto[spaceIndex].writeFrame(into: &writer, limit: payloadLimit) { record(frame) }
             }
             if level == .oneRTT || level == .zeroRTT {

@@ -369,7 +369,8 @@ class Runner:
     def our_server(self, ns, datapath, www, keylog, spec):
         chain = spec.get("chain", "server.pem")
         args = ns.enter(ns.server) + [self.binary, "serve", "--listen", f"[::]:{PORT}", "--cert", self.pki(chain),
-                                      "--key", self.pki("server.key"), "--root", www, "--keylog", keylog]
+                                      "--key", self.pki("server.key"), "--root", www, "--keylog", keylog,
+                                      "--qlog-dir", os.path.join(os.path.dirname(www), "qlog-server")]
         if datapath == "afxdp":
             args += ["--dev", ns.server_dev, "--datapath", "afxdp"]
         else:
@@ -380,7 +381,8 @@ class Runner:
 
     def our_client(self, ns, datapath, urls, out, keylog, case, session, alpn):
         args = ns.enter(ns.client) + [self.binary, "get"] + urls + ["--ca", self.pki("ca.pem"), "--output", out,
-                                                                  "--keylog", keylog, "--alpn", alpn]
+                                                                  "--keylog", keylog, "--alpn", alpn,
+                                                                  "--qlog-dir", os.path.join(os.path.dirname(out), "qlog-client")]
         if datapath == "afxdp":
             args += ["--dev", ns.client_dev, "--datapath", "afxdp"]
         else:
@@ -490,8 +492,8 @@ class Runner:
         directory = os.path.join(runs, name.replace("/", "_"))
         shutil.rmtree(directory, ignore_errors=True)
         www, out = os.path.join(directory, "www"), os.path.join(directory, "downloads")
-        os.makedirs(www)
-        os.makedirs(out)
+        for path in (www, out, os.path.join(directory, "qlog-client"), os.path.join(directory, "qlog-server")):
+            os.makedirs(path)
         keylog = os.path.join(directory, "keys.log")
         for file, size in spec["files"]:
             random_file(os.path.join(www, file), size)
