@@ -27,6 +27,12 @@ extension Connection {
             firstDestination = header.destinationCID
             if processPacket(header, in: datagram, ecn: ecn, now: now) { decryptedAny = true }
         }
+        // The endpoint routes stateless resets by the token of the peer ID in use (§10.3.1).
+        let resetToken = peerIDs.currentResetToken
+        if resetToken != reportedResetToken {
+            reportedResetToken = resetToken
+            endpointEvents.append(.peerResetToken(resetToken))
+        }
 
         if !decryptedAny, let token = StatelessReset.candidateToken(in: UnsafeRawBufferPointer(datagram)),
             peerIDs.isStatelessReset(token)
@@ -59,11 +65,13 @@ extension Connection {
             break
         }
         guard let level = EncryptionLevel(header.type) else { return false }
+        var levelKeys = receiveKeys[level.rawValue]
+        var switchingVersion = false
         if let packetVersion = header.version, packetVersion != version {
-            statistics.undecryptablePackets += 1
-            return false
+            levelKeys = keysForOtherVersion(packetVersion, level: level)
+            switchingVersion = role == .client
         }
-        guard let keys = receiveKeys[level.rawValue] else {
+        guard let keys = levelKeys else {
             statistics.undecryptablePackets += 1
             return false
         }
@@ -104,6 +112,14 @@ extension Connection {
         else {
             statistics.undecryptablePackets += 1
             return false
+        }
+        if switchingVersion, let candidate = versionCandidate {
+            // The first authentic packet of another version: the server chose it (RFC 9369 §4.1).
+            // Its version_information must confirm this (checked with the transport parameters).
+            version = candidate.version
+            sendKeys[EncryptionLevel.initial.rawValue] = candidate.keys.send
+            receiveKeys[EncryptionLevel.initial.rawValue] = candidate.keys.receive
+            versionCandidate = nil
         }
         do {
             try HeaderBits.checkReservedBits(unmasked.firstByte)
@@ -162,6 +178,36 @@ extension Connection {
                 frameTypes: frameTypeNames(payload, header.type)))
         }
         return true
+    }
+
+    /// Receive keys for a long-header packet whose version is not the one in use, or nil to
+    /// drop it (RFC 9369 §4.1). A server that switched versions still reads the client's Initials
+    /// and 0-RTT packets in the original version. A client that has not yet read the server's
+    /// first handshake message accepts an Initial in another version it offered: the server's
+    /// choice by compatible version negotiation (RFC 9368 §2.3); the switch happens only once
+    /// such a packet decrypts.
+    func keysForOtherVersion(_ packetVersion: QuicVersion, level: EncryptionLevel) -> PacketProtectionKeys? {
+        switch role {
+        case .server:
+            guard packetVersion == originalVersion else { return nil }
+            switch level {
+            case .initial: return originalVersionInitialReceiveKeys
+            case .zeroRTT: return receiveKeys[EncryptionLevel.zeroRTT.rawValue]
+            default: return nil
+            }
+        case .client:
+            guard level == .initial, version == originalVersion, receiveKeys[EncryptionLevel.handshake.rawValue] == nil,
+                receiveKeys[EncryptionLevel.initial.rawValue] != nil, configuration.availableVersions.contains(packetVersion),
+                CompatibleVersionNegotiation.areCompatible(originalVersion, packetVersion)
+            else { return nil }
+            if let candidate = versionCandidate, candidate.version == packetVersion { return candidate.keys.receive }
+            guard
+                let keys = try? InitialSecrets.keys(
+                    version: packetVersion, clientDestinationCID: retrySourceCID ?? originalDestinationCID, role: .client)
+            else { return nil }
+            versionCandidate = (packetVersion, keys)
+            return keys.receive
+        }
     }
 
     enum FrameProcessing: Equatable {
@@ -227,9 +273,14 @@ extension Connection {
                 }
             }
             try driveTLS(now: now)
-        case .newToken:
+        case .newToken(let token):
             guard role == .client else {
                 throw TransportFailure(code: .protocolViolation, frameType: FrameType.newToken.rawValue, reason: "NEW_TOKEN from a client")
+            }
+            // Kept for the next connection to this server in this version (RFC 9000 §8.1.3,
+            // RFC 9369 §5); the store drops duplicates (§19.7).
+            if let store = configuration.addressTokenStore, let serverName = tls.serverName {
+                store.insertAddressToken(token.array, serverName: serverName, version: version, now: configuration.tls.wallClock())
             }
         case .stream(let stream):
             let result: RecvStream.FrameResult
@@ -311,6 +362,9 @@ extension Connection {
             }
         case .handshakeDone:
             if outcome == .lost { handshakeDonePending = true }
+        case .newToken:
+            if outcome == .lost && newToken != nil { newTokenPending = true }
+            if outcome == .acknowledged { newToken = nil }
         case .newConnectionID(let sequence):
             if outcome == .lost { localIDs.reannounce(sequence: sequence) }
         case .retireConnectionID(let sequence):
@@ -318,7 +372,7 @@ extension Connection {
         case .stream(_, _, let length, _):
             if outcome == .lost { statistics.streamBytesRetransmitted += length }
             streams.onFrame(frame, outcome)
-        case .ping, .datagram, .pathChallenge, .pathResponse, .connectionClose, .newToken:
+        case .ping, .datagram, .pathChallenge, .pathResponse, .connectionClose:
             break
         default:
             streams.onFrame(frame, outcome)
@@ -363,9 +417,10 @@ extension Connection {
     }
 
     /// RFC 9000 §17.2.5.2: follow one Retry whose integrity tag checks out; start over with its
-    /// Source Connection ID and token.
+    /// Source Connection ID and token. A Retry is in the original version (RFC 9369 §4.1).
     func handleRetry(_ header: PacketHeader, in datagram: UnsafeRawBufferPointer, now: Instant) {
         guard role == .client, !receivedRetry, !receivedFirstServerPacket, state == .handshaking else { return }
+        guard header.version == version, version == originalVersion else { return }
         guard header.destinationCID == initialSourceCID, header.sourceCID != peerIDs.current, !header.token.isEmpty else { return }
         let packet = UnsafeRawBufferPointer(rebasing: datagram[header.start..<header.end])
         guard RetryIntegrity.isValid(version: version, originalDestinationCID: originalDestinationCID, retryPacket: packet) else {
@@ -386,5 +441,10 @@ extension Connection {
         }
         recovery.declareAllLost(space: .initial, now: now) { space, frame, outcome in onSentFrame(space, frame, outcome) }
         crypto[PacketNumberSpace.initial.rawValue].retransmitUnacknowledged()
+        // The server kept nothing: 0-RTT sent so far is gone too; send it again, to the new ID
+        // (§17.2.5.3, with packet numbers that go on).
+        if sendKeys[EncryptionLevel.zeroRTT.rawValue] != nil {
+            recovery.declareAllLost(space: .applicationData, now: now) { space, frame, outcome in onSentFrame(space, frame, outcome) }
+        }
     }
 }

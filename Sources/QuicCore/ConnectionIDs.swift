@@ -116,9 +116,20 @@ struct PeerConnectionIDs {
     mutating func takeRetirement() -> UInt64? { retirements.isEmpty ? nil : retirements.removeFirst() }
     mutating func requeueRetirement(_ sequence: UInt64) { retirements.append(sequence) }
 
-    /// Whether `token` is the reset token of one of the peer's IDs (RFC 9000 §10.3.1).
+    /// The reset token of the ID packets go to now, if the peer gave one.
+    var currentResetToken: StatelessResetToken? {
+        active.first { $0.sequence == currentSequence }?.resetToken
+    }
+
+    /// Whether `token` is the reset token of one of the peer's IDs (RFC 9000 §10.3.1), compared
+    /// without an early exit on the first differing word, so timing reveals nothing of the token.
     func isStatelessReset(_ token: StatelessResetToken) -> Bool {
-        active.contains { $0.resetToken == token }
+        var found = false
+        for entry in active {
+            guard let candidate = entry.resetToken else { continue }
+            if (candidate.high ^ token.high) | (candidate.low ^ token.low) == 0 { found = true }
+        }
+        return found
     }
 }
 
