@@ -65,15 +65,21 @@ extension Connection {
             break
         }
         guard let level = EncryptionLevel(header.type) else { return false }
-        var levelKeys = receiveKeys[level.rawValue]
+        let keys: PacketProtectionKeys
         var switchingVersion = false
         if let packetVersion = header.version, packetVersion != version {
-            levelKeys = keysForOtherVersion(packetVersion, level: level)
+            guard let other = keysForOtherVersion(packetVersion, level: level) else {
+                statistics.undecryptablePackets += 1
+                return false
+            }
+            keys = other
             switchingVersion = role == .client
-        }
-        guard let keys = levelKeys else {
-            statistics.undecryptablePackets += 1
-            return false
+        } else {
+            guard let current = receiveKeys[level.rawValue] else {
+                statistics.undecryptablePackets += 1
+                return false
+            }
+            keys = current
         }
         let space = level.packetNumberSpace
         let packet = UnsafeMutableRawBufferPointer(rebasing: datagram[header.start..<header.end])

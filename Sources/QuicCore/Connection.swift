@@ -47,6 +47,8 @@ public final class Connection {
     let idGenerator: any ConnectionIDGenerator
     @exclusivity(unchecked) var receivedFirstServerPacket = false
     @exclusivity(unchecked) var receivedRetry = false
+    /// Client: the first Initial carried a token from an earlier connection's NEW_TOKEN frame.
+    @exclusivity(unchecked) public private(set) var sentAddressToken = false
     /// Server, after switching versions: Initial keys of the original version, for the client's
     /// Initials sent before it learned of the switch (RFC 9369 §4.1).
     @exclusivity(unchecked) var originalVersionInitialReceiveKeys: PacketProtectionKeys?
@@ -198,6 +200,7 @@ public final class Connection {
             let token = store.takeAddressToken(serverName: serverName, version: version, now: configuration.tls.wallClock())
         {
             retryToken = token
+            sentAddressToken = true
         }
         _ = localIDs.add(scid, resetToken: StatelessResetTokens.token(for: scid, key: configuration.statelessResetKey), announce: false)
         try installInitialKeys()
@@ -333,6 +336,8 @@ public final class Connection {
     public var bytesInFlight: Int { recovery.bytesInFlight }
     /// The peer's certificate chain (leaf first).
     public var peerCertificateChain: [Certificate] { tls.peerCertificateChain }
+    /// Client: the handshake went through a Retry (RFC 9000 §8.1.2).
+    public var followedRetry: Bool { receivedRetry }
 
     /// Opens a stream; nil when the peer's stream limit does not allow one now. Before the
     /// handshake completes, only a client with 0-RTT keys may open streams.

@@ -186,7 +186,7 @@ public final class Endpoint {
         let settings = server.addressValidation
         var validation = AddressValidation.none
         if !header.token.isEmpty {
-            switch checkToken(header, from: remote, settings: settings, now: now) {
+            switch checkToken(header, version: version, from: remote, settings: settings, now: now) {
             case .valid(let result):
                 validation = result
             case .ignored:
@@ -333,10 +333,11 @@ public final class Endpoint {
     }
 
     private func checkToken(
-        _ header: PacketHeader, from remote: SocketAddress, settings: AddressValidationSettings, now: Instant
+        _ header: PacketHeader, version: QuicVersion, from remote: SocketAddress, settings: AddressValidationSettings,
+        now: Instant
     ) -> TokenCheck {
         let keys = settings.tokenKeys
-        switch keys.open(header.token, destinationCID: header.destinationCID, client: remote, version: header.version!) {
+        switch keys.open(header.token, destinationCID: header.destinationCID, client: remote, version: version) {
         case .retry(let original, let issuedAt)?:
             guard issuedAt <= now, now - issuedAt <= settings.retryTokenLifetime else { return .invalidRetryToken }
             return .valid(.retry(originalDestinationCID: original))

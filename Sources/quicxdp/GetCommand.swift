@@ -29,7 +29,7 @@ struct GetCommand: ParsableCommand {
     @Option(name: .long, help: "auto (AF_XDP when --dev is given and works, else UDP), afxdp, or udp.")
     var datapath: String = "auto"
 
-    @Option(name: .long, help: "File to keep session tickets in, for resumption.")
+    @Option(name: .long, help: "File to keep session tickets (for resumption) and address-validation tokens (NEW_TOKEN, to skip a Retry) in.")
     var session: String?
 
     @Flag(name: .customLong("zero-rtt"), help: "Send the requests in 0-RTT when a stored ticket allows it (needs --session).")
@@ -73,10 +73,12 @@ struct GetCommand: ParsableCommand {
             guard let suites = TLSSetup.cipherSuites(cipher) else { throw ValidationError("--cipher \(cipher) is unknown; use aes128, aes256 or chacha20") }
             tls.cipherSuites = suites
         }
-        if let session { tls.sessionTicketStore = SessionTicketStore(filePath: session) }
+        let store = session.map { SessionTicketStore(filePath: $0) }
+        tls.sessionTicketStore = store
         tls.enableEarlyData = zeroRTT
         if let keyLog = try openKeyLog(keylog) { tls.keyLog = { keyLog.write($0) } }
         var configuration = ConnectionConfiguration(tls: tls)
+        configuration.addressTokenStore = store
         switch version {
         case 1: configuration.version = .v1
         case 2: configuration.version = .v2

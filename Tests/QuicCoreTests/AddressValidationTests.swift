@@ -181,6 +181,20 @@ struct AddressValidationTests {
         }
     }
 
+    @Test("a Retry in another version than the client's is ignored (RFC 9369 §4.1)")
+    func retryInOtherVersionIgnored() throws {
+        let pair = Pair(seed: 612)
+        try pair.connect()
+        let client = try #require(pair.clientConnection)
+        pair.network.send(
+            retryPacket(
+                version: .v2, destinationCID: client.initialSourceCID, sourceCID: ConnectionID(bytes: [5, 5, 5, 5, 5, 5, 5, 5])!,
+                token: [AddressTokenKeys.Kind.newToken.rawValue, 1], originalDestinationCID: client.originalDestinationCID),
+            from: .server, address: pair.serverAddress, now: pair.now)
+        #expect(pair.run(for: .seconds(5)) { pair.isConnected })
+        #expect(!client.receivedRetry && client.version == .v1)
+    }
+
     @Test("NEW_TOKEN: the server sends one after confirmation; the client's next connection uses it and is not retried (§8.1.3)")
     func newTokenSkipsRetry() throws {
         let store = SessionTicketStore()

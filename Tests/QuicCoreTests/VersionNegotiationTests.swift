@@ -57,6 +57,42 @@ struct VersionNegotiationTests {
         #expect(pair.clientConnection?.version == .v2 && pair.serverConnection?.version == .v2)
     }
 
+    @Test("0-RTT with a switch: the client's 0-RTT stays in v1 (RFC 9369 §4.1) and is accepted; the rest is v2")
+    func zeroRTTWithSwitch() throws {
+        let tickets = SessionTicketStore()
+        let ticketRandom = SeededBytes(seed: 806)
+        let pair = Pair(seed: 806) { client, server in
+            client.tls.sessionTicketStore = tickets
+            client.tls.enableEarlyData = true
+            server.tls.enableEarlyData = true
+            server.tls.ticketKeys = TicketKeyRing(random: { ticketRandom.fill($0) })
+            server.preferredVersions = [.v2]
+        }
+        try pair.connect()
+        #expect(pair.run(for: .seconds(5)) { pair.isConnected && tickets.count > 0 })
+        pair.clientConnection!.close(errorCode: 0, now: pair.now)
+        pair.run(for: .seconds(5)) { pair.client.connectionCount == 0 }
+
+        pair.network.recordsDatagrams = true
+        try pair.connect()
+        let client = try #require(pair.clientConnection)
+        let stream = try #require(client.openStream(.bidirectional), "0-RTT lets the client open a stream at once")
+        _ = try client.write(stream, Array(repeating: 0x61, count: 500))
+        try client.finish(stream)
+        #expect(pair.run(for: .seconds(5)) { client.handshakeConfirmed })
+        #expect(client.earlyDataState == .accepted)
+        #expect(client.version == .v2)
+        let zeroRTT = pair.network.packets(from: .client).flatMap { $0 }.filter { $0.type == .zeroRTT }
+        #expect(!zeroRTT.isEmpty && zeroRTT.allSatisfy { $0.version == .v1 })
+        let server = try #require(pair.server.handles.last.flatMap { pair.server.connection($0) })
+        #expect(server.version == .v2)
+        #expect(server.earlyDataState == .accepted)
+        #expect(server.statistics.undecryptablePackets == 0)
+        var buffer = [UInt8](repeating: 0, count: 1000)
+        let (count, fin) = try buffer.withUnsafeMutableBytes { try server.read(stream, into: $0) }
+        #expect(count == 500 && fin)
+    }
+
     enum Offer: String, CaseIterable {
         /// The server has no preference: it keeps the client's version.
         case noPreference

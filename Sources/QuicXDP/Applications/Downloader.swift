@@ -80,8 +80,13 @@ public struct Downloader: QuicApplication {
             case .attempted: early = ", 0-RTT attempted"
             case .notAttempted: early = ""
             }
-            progress.negotiated = "QUIC \(connection.version), \(connection.cipherSuite.map(String.init(describing:)) ?? "?"), "
-                + "\(connection.alpn ?? "no ALPN")\(connection.isResumed ? ", resumed" : "")\(early)"
+            let version =
+                connection.version == connection.originalVersion
+                ? "QUIC \(connection.version)" : "QUIC \(connection.version) (switched from \(connection.originalVersion))"
+            let validation =
+                (connection.sentAddressToken ? ", address token" : "") + (connection.followedRetry ? ", Retry" : "")
+            progress.negotiated = "\(version), \(connection.cipherSuite.map(String.init(describing:)) ?? "?"), "
+                + "\(connection.alpn ?? "no ALPN")\(connection.isResumed ? ", resumed" : "")\(early)\(validation)"
             openStreams(connection, now: now)
         case .stream(.streamsAvailable):
             openStreams(connection, now: now)
