@@ -11,15 +11,22 @@ enum CompatibleVersionNegotiation {
         original == other || (original.isSupported && other.isSupported)
     }
 
-    /// The client's Available Versions (RFC 9368 §3): the configured ones its first flight in
-    /// `chosen` is compatible with, in the configured order, with `chosen` always among them.
+    /// The client's Available Versions (RFC 9368 §3), most preferred first: the configured ones its
+    /// first flight in `chosen` is compatible with, in the configured order, with `chosen` first
+    /// when not among them. Nothing configured: `chosen`, then the other versions we speak.
     static func clientAvailableVersions(chosen: QuicVersion, configured: [QuicVersion]) -> [QuicVersion] {
         var available: [QuicVersion] = []
-        for version in configured where areCompatible(chosen, version) && !available.contains(version) {
+        for version in configured.isEmpty ? [chosen] + QuicVersion.supported : configured
+        where areCompatible(chosen, version) && !available.contains(version) {
             available.append(version)
         }
         if !available.contains(chosen) { available.insert(chosen, at: 0) }
         return available
+    }
+
+    /// The server's Available Versions (RFC 9368 §3): the deployment's, or all we speak.
+    static func serverAvailableVersions(configured: [QuicVersion]) -> [QuicVersion] {
+        configured.isEmpty ? QuicVersion.supported : configured
     }
 
     /// The server's choice (RFC 9368 §2.3): the first of its `preferred` versions that it

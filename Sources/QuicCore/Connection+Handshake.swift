@@ -135,7 +135,9 @@ extension Connection {
             if chosen != version { try switchServerVersion(to: chosen) }
             if qlogSink != nil {
                 qlog(QlogEvents.versionInformation(
-                    time: now, serverVersions: configuration.availableVersions, clientVersions: information?.availableVersions,
+                    time: now,
+                    serverVersions: CompatibleVersionNegotiation.serverAvailableVersions(configured: configuration.availableVersions),
+                    clientVersions: information?.availableVersions,
                     chosen: version))
             }
         case .client:

@@ -202,8 +202,12 @@ extension Connection {
             default: return nil
             }
         case .client:
+            // Offered: what clientAvailableVersions lists, without building the list.
+            let offered =
+                configuration.availableVersions.isEmpty
+                ? packetVersion.isSupported : configuration.availableVersions.contains(packetVersion)
             guard level == .initial, version == originalVersion, receiveKeys[EncryptionLevel.handshake.rawValue] == nil,
-                receiveKeys[EncryptionLevel.initial.rawValue] != nil, configuration.availableVersions.contains(packetVersion),
+                receiveKeys[EncryptionLevel.initial.rawValue] != nil, offered,
                 CompatibleVersionNegotiation.areCompatible(originalVersion, packetVersion)
             else { return nil }
             if let candidate = versionCandidate, candidate.version == packetVersion { return candidate.keys.receive }

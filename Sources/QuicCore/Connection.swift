@@ -256,14 +256,14 @@ public final class Connection {
         parameters.retrySourceConnectionID = retrySourceCID
         parameters.statelessResetToken = resetToken
         let base = parameters
+        let available = CompatibleVersionNegotiation.serverAvailableVersions(configured: configuration.availableVersions)
         parameters.versionInformation = TransportParameters.VersionInformation(
-            chosenVersion: version, availableVersions: configuration.availableVersions)
+            chosenVersion: version, availableVersions: available)
         configuration.transportParametersOverride?(&parameters)
         // version_information names the version chosen from the client's offer (RFC 9368 §2.3),
         // known only once the ClientHello is read: TLS asks for the final parameters then.
         let original = version
         let preferred = configuration.preferredVersions
-        let available = configuration.availableVersions
         let override = configuration.transportParametersOverride
         tls = TLSConnection(
             role: .server, configuration: configuration.tls, localTransportParameters: parameters.encode(),

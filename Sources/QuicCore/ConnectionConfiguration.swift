@@ -9,10 +9,12 @@ public struct ConnectionConfiguration: Sendable {
     public var version: QuicVersion = .v1
     /// Client: the versions, most preferred first, sent as Available Versions in
     /// version_information (RFC 9368 §3); a server may switch the connection to any of them that
-    /// `version` is compatible with (v1 and v2 are, RFC 9369 §4). `version` is always offered;
-    /// `[version]` alone turns compatible negotiation off. Server: its Available Versions (the
-    /// versions every instance of the deployment accepts, RFC 9368 §5).
-    public var availableVersions: [QuicVersion] = QuicVersion.supported
+    /// `version` is compatible with (v1 and v2 are, RFC 9369 §4). `version` is always offered (first
+    /// when missing here); `[version]` alone turns compatible negotiation off; `[.v2, .v1]` with
+    /// `version` v1 starts in v1 but asks for v2. Empty (the default): `version` first, then the
+    /// other versions this implementation speaks. Server: its Available Versions, the versions
+    /// every instance of the deployment accepts (RFC 9368 §5); empty: `QuicVersion.supported`.
+    public var availableVersions: [QuicVersion] = []
     /// Server: the versions to switch a client to by compatible version negotiation, most
     /// preferred first (RFC 9368 §2.3): the first one the client offers is used. Empty (the
     /// default) keeps the client's version.

@@ -47,8 +47,13 @@ struct GetCommand: ParsableCommand {
     @Option(name: .customLong("qlog-dir"), help: "Write the connection's qlog into this directory.")
     var qlogDirectory: String?
 
-    @Option(name: .long, help: "QUIC version: 1 or 2.")
+    @Option(name: .long, help: "QUIC version to start in: 1 or 2 (the other is offered for compatible version negotiation).")
     var version: Int = 1
+
+    @Option(name: .customLong("prefer-version"), help: ArgumentHelp(
+        "Start in --version but ask the server to switch to this one (RFC 9368), e.g. --version 1 --prefer-version 2.",
+        valueName: "V"))
+    var preferVersion: Int?
 
     func run() throws {
         guard !urls.isEmpty else { throw ValidationError("give at least one URL") }
@@ -79,10 +84,10 @@ struct GetCommand: ParsableCommand {
         if let keyLog = try openKeyLog(keylog) { tls.keyLog = { keyLog.write($0) } }
         var configuration = ConnectionConfiguration(tls: tls)
         configuration.addressTokenStore = store
-        switch version {
-        case 1: configuration.version = .v1
-        case 2: configuration.version = .v2
-        default: throw ValidationError("--version \(version) is unknown; use 1 or 2")
+        configuration.version = try parseVersions(String(version), option: "--version")[0]
+        if let preferVersion {
+            let preferred = try parseVersions(String(preferVersion), option: "--prefer-version")[0]
+            configuration.availableVersions = preferred == configuration.version ? [preferred] : [preferred, configuration.version]
         }
         if let qlogDirectory { configuration.makeQlog = try qlogFactory(qlogDirectory) }
 

@@ -93,6 +93,32 @@ struct VersionNegotiationTests {
         #expect(count == 500 && fin)
     }
 
+    @Test("the client's Available Versions put its preference first (RFC 9368 §3)")
+    func clientAvailableVersions() {
+        func offer(_ chosen: QuicVersion, _ configured: [QuicVersion]) -> [QuicVersion] {
+            CompatibleVersionNegotiation.clientAvailableVersions(chosen: chosen, configured: configured)
+        }
+        #expect(offer(.v1, []) == [.v1, .v2])
+        #expect(offer(.v2, []) == [.v2, .v1], "starting in v2 by default prefers v2")
+        #expect(offer(.v1, [.v2, .v1]) == [.v2, .v1], "start in v1, ask for v2")
+        #expect(offer(.v1, [.v1]) == [.v1])
+        #expect(offer(.v2, [.v1]) == [.v2, .v1])
+        #expect(offer(.v1, [QuicVersion(rawValue: 0x1a2a_3a4a), .v2]) == [.v1, .v2], "greasing and unknown versions are not offered")
+    }
+
+    @Test("a client that starts in v1 but asks for v2 is switched by a server that prefers v2, not by one without preference",
+          arguments: [true, false])
+    func clientAsksForV2(serverPrefersV2: Bool) throws {
+        let pair = Pair(seed: 807) { client, server in
+            client.availableVersions = [.v2, .v1]
+            if serverPrefersV2 { server.preferredVersions = [.v2] }
+        }
+        try pair.connect()
+        #expect(pair.run(for: .seconds(5)) { pair.isConnected })
+        let expected: QuicVersion = serverPrefersV2 ? .v2 : .v1
+        #expect(pair.clientConnection?.version == expected && pair.serverConnection?.version == expected)
+    }
+
     enum Offer: String, CaseIterable {
         /// The server has no preference: it keeps the client's version.
         case noPreference
