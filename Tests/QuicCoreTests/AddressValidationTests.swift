@@ -308,6 +308,39 @@ struct AddressValidationTests {
         #expect(server.pathBytesSent > 3 * server.pathBytesReceived, "sent \(server.pathBytesSent) for \(server.pathBytesReceived)")
     }
 
+    @Test("refuse: a stateless Initial with CONNECTION_REFUSED, smaller than the client's Initial, which the client reads")
+    func refuse() throws {
+        let pair = Pair(seed: 613)
+        let client = try Connection(
+            clientConfiguration: pair.clientConfiguration, serverName: "localhost", remote: pair.serverAddress,
+            idGenerator: QuicLBConnectionIDGenerator(serverID: 1), now: pair.now)
+        var datagram = [UInt8](repeating: 0, count: 1500)
+        let size = try #require(datagram.withUnsafeMutableBytes { client.pollTransmit(now: pair.now, into: $0) }).size
+        var reply = [UInt8](repeating: 0, count: 1500)
+        let event = datagram.withUnsafeMutableBytes { raw in
+            reply.withUnsafeMutableBytes { buffer in
+                pair.server.handle(
+                    datagram: UnsafeMutableRawBufferPointer(rebasing: raw[..<size]), from: pair.clientAddress, ecn: .notECT,
+                    now: pair.now, replyBuffer: buffer)
+            }
+        }
+        guard case .incoming(let incoming) = event else {
+            Issue.record("expected an incoming connection, got \(event)")
+            return
+        }
+        let transmit = try #require(reply.withUnsafeMutableBytes { pair.server.refuse(incoming, now: pair.now, into: $0) })
+        #expect(transmit.size < size && transmit.destination == pair.clientAddress)
+        #expect(pair.server.connectionCount == 0)
+        #expect(wirePackets(Array(reply[..<transmit.size])).map(\.type) == [.initial])
+        reply.withUnsafeMutableBytes { raw in
+            client.handle(
+                datagram: UnsafeMutableRawBufferPointer(rebasing: raw[..<transmit.size]), from: pair.serverAddress, ecn: .notECT,
+                now: pair.now)
+        }
+        #expect(client.closeReason == .peer(errorCode: TransportErrorCode.connectionRefused.rawValue, isApplication: false,
+                                            frameType: 0, reason: "refused"))
+    }
+
     @Test("Retry under load: only while the given number of handshakes is in progress")
     func retryUnderLoad() throws {
         let pair = Pair(seed: 611) { _, server in server.addressValidation.retry = .underLoad(handshakes: 1) }
