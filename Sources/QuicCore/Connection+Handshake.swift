@@ -128,7 +128,8 @@ extension Connection {
         case .server:
             // The client's Chosen Version must be the version of the packets that carried it.
             if let information, information.chosenVersion != originalVersion {
-                throw failure("the client's chosen version \(information.chosenVersion) is not the version of its packets (\(originalVersion))")
+                throw failure(
+                    "the client's chosen version \(information.chosenVersion) is not the version of its packets (\(originalVersion))")
             }
             let chosen = CompatibleVersionNegotiation.serverChoice(
                 original: originalVersion, client: information, preferred: configuration.preferredVersions)
@@ -149,7 +150,8 @@ extension Connection {
                 return
             }
             guard information.chosenVersion == version else {
-                throw failure("the server's chosen version \(information.chosenVersion) is not the version its packets use (\(version))")
+                throw failure(
+                    "the server's chosen version \(information.chosenVersion) is not the version its packets use (\(version))")
             }
             let offered = CompatibleVersionNegotiation.clientAvailableVersions(
                 chosen: originalVersion, configured: configuration.availableVersions)

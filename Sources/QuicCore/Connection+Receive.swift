@@ -374,7 +374,10 @@ extension Connection {
             if outcome == .lost { handshakeDonePending = true }
         case .newToken:
             if outcome == .lost && newToken != nil { newTokenPending = true }
-            if outcome == .acknowledged { newToken = nil }
+            if outcome == .acknowledged {
+                newToken = nil
+                newTokenPending = false
+            }
         case .newConnectionID(let sequence):
             if outcome == .lost { localIDs.reannounce(sequence: sequence) }
         case .retireConnectionID(let sequence):

@@ -54,7 +54,8 @@ public final class Connection {
     @exclusivity(unchecked) var originalVersionInitialReceiveKeys: PacketProtectionKeys?
     /// Client: Initial keys of another version the server may be switching to (RFC 9368 §2.3),
     /// made on the first packet of that version and adopted once one decrypts.
-    @exclusivity(unchecked) var versionCandidate: (version: QuicVersion, keys: (send: PacketProtectionKeys, receive: PacketProtectionKeys))?
+    @exclusivity(unchecked) var versionCandidate:
+        (version: QuicVersion, keys: (send: PacketProtectionKeys, receive: PacketProtectionKeys))?
     /// The peer's stateless reset token last reported to the endpoint (RFC 9000 §10.3.1).
     @exclusivity(unchecked) var reportedResetToken: StatelessResetToken?
 

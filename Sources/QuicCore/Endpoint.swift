@@ -100,7 +100,8 @@ public final class Endpoint {
     /// Drained connections whose last events the application has not read yet.
     @exclusivity(unchecked) private var drained: Set<Int> = []
     /// The peer's stateless reset token of each connection's current peer ID (RFC 9000 §10.3.1).
-    /// Swift's per-process seeded hashing keeps lookups from timing out the token values.
+    /// Hashing is keyed per process, so lookup timing tells nothing of the token values (§10.3.1
+    /// allows comparing keyed transforms of the tokens).
     @exclusivity(unchecked) private var resetTokens: [StatelessResetToken: ConnectionHandle] = [:]
     @exclusivity(unchecked) private var resetTokenOf: [Int: StatelessResetToken] = [:]
     @exclusivity(unchecked) private var resetBudget: TokenBucket
@@ -387,7 +388,8 @@ public final class Endpoint {
                 unusedBits: unusedBits, into: &writer)
         }
         let tag = RetryIntegrity.tag(
-            version: version, originalDestinationCID: header.destinationCID, retryWithoutTag: UnsafeRawBufferPointer(writer.written))
+            version: version, originalDestinationCID: header.destinationCID,
+            retryWithoutTag: UnsafeRawBufferPointer(writer.written))
         writer.writeBytes(tag)
         statistics.retriesSent += 1
         return .reply(Transmit(destination: remote, ecn: .notECT, size: writer.offset, segmentSize: nil))
@@ -420,7 +422,8 @@ public final class Endpoint {
         let reasonBytes = Array(reason.utf8)
         return reasonBytes.withUnsafeBytes { reasonView -> Transmit? in
             let frame = Frame.connectionClose(
-                ConnectionCloseFrame(isApplicationClose: false, errorCode: code.rawValue, frameType: 0, reason: ByteView(reasonView)))
+                ConnectionCloseFrame(
+                    isApplicationClose: false, errorCode: code.rawValue, frameType: 0, reason: ByteView(reasonView)))
             let packetNumberLength = 2
             let headerLength = HeaderEncoder.longHeaderLength(
                 type: .initial, destinationCID: clientSourceCID, sourceCID: sourceCID, tokenLength: 0,

@@ -57,8 +57,9 @@ struct VersionNegotiationTests {
         #expect(pair.clientConnection?.version == .v2 && pair.serverConnection?.version == .v2)
     }
 
-    @Test("0-RTT with a switch: the client's 0-RTT stays in v1 (RFC 9369 §4.1) and is accepted; the rest is v2")
-    func zeroRTTWithSwitch() throws {
+    @Test("0-RTT with a switch: the client's 0-RTT stays in v1 (RFC 9369 §4.1) and is accepted; the rest is v2; after a Retry the 0-RTT is sent again to the new ID",
+          arguments: [RetryPolicy.never, .always])
+    func zeroRTTWithSwitch(retry: RetryPolicy) throws {
         let tickets = SessionTicketStore()
         let ticketRandom = SeededBytes(seed: 806)
         let pair = Pair(seed: 806) { client, server in
@@ -67,6 +68,7 @@ struct VersionNegotiationTests {
             server.tls.enableEarlyData = true
             server.tls.ticketKeys = TicketKeyRing(random: { ticketRandom.fill($0) })
             server.preferredVersions = [.v2]
+            server.addressValidation.retry = retry
         }
         try pair.connect()
         #expect(pair.run(for: .seconds(5)) { pair.isConnected && tickets.count > 0 })
@@ -82,6 +84,7 @@ struct VersionNegotiationTests {
         #expect(pair.run(for: .seconds(5)) { client.handshakeConfirmed })
         #expect(client.earlyDataState == .accepted)
         #expect(client.version == .v2)
+        #expect(client.followedRetry == (retry == .always))
         let zeroRTT = pair.network.packets(from: .client).flatMap { $0 }.filter { $0.type == .zeroRTT }
         #expect(!zeroRTT.isEmpty && zeroRTT.allSatisfy { $0.version == .v1 })
         let server = try #require(pair.server.handles.last.flatMap { pair.server.connection($0) })
