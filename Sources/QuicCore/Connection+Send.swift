@@ -123,9 +123,11 @@ extension Connection {
                 destinationCID: dcid, keyPhase: sendKeyPhase, packetNumber: packetNumber, packetNumberLength: pnLength,
                 into: &writer)
         } else {
+            // 0-RTT stays in the original version after a version switch (RFC 9369 §4.1).
+            let packetVersion = level == .zeroRTT ? originalVersion : version
             header = retryToken.withUnsafeBytes { token in
                 HeaderEncoder.encodeLong(
-                    type: packetType(level), version: version, destinationCID: dcid, sourceCID: initialSourceCID,
+                    type: packetType(level), version: packetVersion, destinationCID: dcid, sourceCID: initialSourceCID,
                     token: level == .initial ? token : UnsafeRawBufferPointer(start: nil, count: 0),
                     packetNumber: packetNumber, packetNumberLength: pnLength, into: &writer)
             }
@@ -209,6 +211,16 @@ extension Connection {
             pathResponsePending = nil
             record(.pathResponse)
         }
+        if level == .oneRTT, newTokenPending, let token = newToken {
+            // RFC 9000 §8.1.3, §19.7: a token for the client's next connection.
+            token.withUnsafeBytes { bytes in
+                let frame = Frame.newToken(ByteView(bytes))
+                guard writer.offset + frame.encodedLength <= limit else { return }
+                frame.encode(into: &writer)
+                newTokenPending = false
+                record(.newToken)
+            }
+        }
         if level == .oneRTT {
             localIDs.forEachPendingAnnouncement { entry in
                 let frame = Frame.newConnectionID(
@@ -250,7 +262,10 @@ extension Connection {
         if probes[space] > 0 { return true }
         if level != .zeroRTT && crypto[space].hasDataToSend { return true }
         guard level == .oneRTT || level == .zeroRTT else { return false }
-        if level == .oneRTT && (handshakeDonePending || pathResponsePending != nil || pingPending || localIDs.hasPendingAnnouncements) {
+        if level == .oneRTT
+            && (handshakeDonePending || pathResponsePending != nil || pingPending || newTokenPending
+                || localIDs.hasPendingAnnouncements)
+        {
             return true
         }
         return !datagramsToSend.isEmpty || streams.hasPendingFrames

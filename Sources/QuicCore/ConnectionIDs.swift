@@ -64,6 +64,9 @@ struct PeerConnectionIDs {
     /// The ID packets go to now.
     private(set) var current: ConnectionID
     private(set) var currentSequence: UInt64 = 0
+    /// The reset token of `current`, if the peer gave one: kept by every mutator that changes
+    /// `current` or its token, since the connection compares it on every datagram (§10.3.1).
+    private(set) var currentResetToken: StatelessResetToken?
     private var retirePriorTo: UInt64 = 0
     /// RETIRE_CONNECTION_ID frames owed.
     private(set) var retirements: [UInt64] = []
@@ -77,11 +80,13 @@ struct PeerConnectionIDs {
     /// a Retry's SCID does).
     mutating func replaceInitial(_ id: ConnectionID) {
         current = id
+        currentResetToken = nil
         active = [Entry(sequence: 0, id: id, resetToken: nil)]
     }
 
     mutating func setResetToken(sequence: UInt64, _ token: StatelessResetToken) {
         if let index = active.firstIndex(where: { $0.sequence == sequence }) { active[index].resetToken = token }
+        if sequence == currentSequence { currentResetToken = token }
     }
 
     /// NEW_CONNECTION_ID (§19.15). Throws CONNECTION_ID_LIMIT_ERROR when the peer gives more than
@@ -106,6 +111,7 @@ struct PeerConnectionIDs {
             if currentSequence < retirePriorTo, let next = active.min(by: { $0.sequence < $1.sequence }) {
                 current = next.id
                 currentSequence = next.sequence
+                currentResetToken = next.resetToken
             }
         }
         guard UInt64(active.count) <= limit else {
@@ -116,9 +122,15 @@ struct PeerConnectionIDs {
     mutating func takeRetirement() -> UInt64? { retirements.isEmpty ? nil : retirements.removeFirst() }
     mutating func requeueRetirement(_ sequence: UInt64) { retirements.append(sequence) }
 
-    /// Whether `token` is the reset token of one of the peer's IDs (RFC 9000 §10.3.1).
+    /// Whether `token` is the reset token of one of the peer's IDs (RFC 9000 §10.3.1), compared
+    /// without an early exit on the first differing word, so timing reveals nothing of the token.
     func isStatelessReset(_ token: StatelessResetToken) -> Bool {
-        active.contains { $0.resetToken == token }
+        var found = false
+        for entry in active {
+            guard let candidate = entry.resetToken else { continue }
+            if (candidate.high ^ token.high) | (candidate.low ^ token.low) == 0 { found = true }
+        }
+        return found
     }
 }
 

@@ -279,7 +279,7 @@ struct HandshakeProbeTests {
         try pair.connect()
         #expect(pair.run(for: .seconds(30)) { pair.isConnected })
         let initials = sink.records.filter { $0.contains("\"quic:packet_sent\"") && $0.contains("\"packet_type\":\"initial\"") }
-XX
+        let beforeServer = initials.prefix(7)  // the first Initial and three PTOs' pairs
         #expect(beforeServer.count == 7, "\(initials.count) client Initials")
         for record in beforeServer {
             #expect(record.contains("\"frame_type\":\"crypto\""), "an Initial probe without the ClientHello: \(record)")

@@ -94,13 +94,20 @@ final class SimulatedNetwork {
     func meanQueue(_ side: Side) -> Int { queuedSum[side.rawValue] / max(queueSamples[side.rawValue], 1) }
     /// (time, side that sent, size, first byte): what went onto the wire, for trace comparison.
     private(set) var trace: [(Instant, Int, Int, UInt8)] = []
+    /// Every datagram sent, by side, when `recordsDatagrams` is set.
+    var recordsDatagrams = false
+    private(set) var datagrams: [(side: Side, bytes: [UInt8])] = []
+    /// Sees each datagram before the link does; may change it, or return false to drop it.
+    var intercept: ((Side, inout [UInt8]) -> Bool)?
 
     init(seed: UInt64, clientToServer: LinkConditions = LinkConditions(), serverToClient: LinkConditions = LinkConditions()) {
         rng = SplitMix64(seed: seed)
         conditions = [clientToServer, serverToClient]
     }
 
-    func send(_ bytes: [UInt8], from side: Side, address: SocketAddress, now: Instant, ecn sentECNCodepoint: ECNCodepoint = .notECT) {
+    func send(_ original: [UInt8], from side: Side, address: SocketAddress, now: Instant, ecn sentECNCodepoint: ECNCodepoint = .notECT) {
+        var bytes = original
+        if let intercept, !intercept(side, &bytes) { return }
         let link = conditions[side.rawValue]
         sent[side.rawValue] += 1
         sentECN[side.rawValue][Int(sentECNCodepoint.rawValue)] += 1
@@ -112,6 +119,7 @@ final class SimulatedNetwork {
             return
         }
         trace.append((now, side.rawValue, bytes.count, bytes.first ?? 0))
+        if recordsDatagrams { datagrams.append((side, bytes)) }
         if bytes.count > link.mtu || link.blackholes.contains(where: { $0.contains(now) }) {
             dropped[side.rawValue] += 1
             return
