@@ -28,12 +28,15 @@ bench: deps bpf
 	$(SWIFT) run -c release $(SWIFT_BUILD_FLAGS) CongestionBench
 	$(SWIFT) build -c release $(SWIFT_BUILD_FLAGS) --product quicxdp-relay
 	$(SWIFT) run -c release $(SWIFT_BUILD_FLAGS) RelayBench
+	$(SWIFT) build -c release --product quicxdp $(SWIFT_BUILD_FLAGS)
+	tools/interop/ccbench.py
 
 demo: deps bpf
 	tools/demo.sh
 
 interop: deps bpf
 	$(SWIFT) build -c release --product quicxdp $(SWIFT_BUILD_FLAGS)
+	$(SWIFT) build -c release --product quicxdp-relay $(SWIFT_BUILD_FLAGS)
 	tools/interop/interop.py
 
 clean:

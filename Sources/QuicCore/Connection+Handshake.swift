@@ -11,12 +11,12 @@ extension Connection {
             crypto[space.rawValue].enqueue(data)
         }
         if peerParameters == nil, let raw = tls.peerTransportParameters {
-            try applyPeerParameters(raw)
+            try applyPeerParameters(raw, now: now)
         }
         while let event = tls.pollEvent() {
             switch event {
             case .readSecret(let level, let suite, let secret):
-                let keys = try makeKeys(suite: suite, secret: secret, direction: .open)
+                let keys = try makeKeys(level, suite: suite, secret: secret, direction: .open)
                 receiveKeys[level.rawValue] = keys
                 if level == .oneRTT {
                     nextReceiveKeys = try? keys.nextGeneration()
@@ -24,7 +24,7 @@ extension Connection {
                 if level == .handshake { recovery.hasHandshakeKeys = true }
                 if level == .zeroRTT { zeroRTTAccepted = true }
             case .writeSecret(let level, let suite, let secret):
-                sendKeys[level.rawValue] = try makeKeys(suite: suite, secret: secret, direction: .seal)
+                sendKeys[level.rawValue] = try makeKeys(level, suite: suite, secret: secret, direction: .seal)
                 if level == .oneRTT { aeadLimits = configuration.aeadLimitsOverride ?? AEADLimits(suite: suite) }
                 if level == .zeroRTT, peerParameters == nil, let remembered = tls.resumptionTransportParameters {
                     // 0-RTT runs under the limits the server gave last time (RFC 9000 §7.4.1).
@@ -59,16 +59,21 @@ extension Connection {
         }
     }
 
-    func makeKeys(suite: CipherSuite, secret: [UInt8], direction: AEADKey.Direction) throws(TransportFailure) -> PacketProtectionKeys {
+    /// Packet keys for `level`, labelled for the version in use; 0-RTT always runs in the original
+    /// version (RFC 9369 §4.1).
+    func makeKeys(_ level: EncryptionLevel, suite: CipherSuite, secret: [UInt8], direction: AEADKey.Direction)
+        throws(TransportFailure) -> PacketProtectionKeys
+    {
         do {
-            return try PacketProtectionKeys(suite: suite, secret: secret, version: version, direction: direction)
+            return try PacketProtectionKeys(
+                suite: suite, secret: secret, version: level == .zeroRTT ? originalVersion : version, direction: direction)
         } catch {
             throw TransportFailure(code: .internalError, frameType: nil, reason: "packet keys: \(error)")
         }
     }
 
     /// Decodes, checks and applies the peer's transport parameters (RFC 9000 §7.3, §7.4, §18).
-    func applyPeerParameters(_ raw: [UInt8]) throws(TransportFailure) {
+    func applyPeerParameters(_ raw: [UInt8], now: Instant) throws(TransportFailure) {
         let decoded = raw.withUnsafeBytes { bytes in
             Result { () throws(WireError) -> TransportParameters in try TransportParameters.decode(bytes, sentBy: role.peer) }
         }
@@ -96,6 +101,7 @@ extension Connection {
             if let token = parameters.statelessResetToken { peerIDs.setResetToken(sequence: 0, token) }
             try applyPreferredAddressParameter(parameters)
         }
+        try negotiateVersion(parameters.versionInformation, now: now)
         peerParameters = parameters
         streams.applyPeerParameters(parameters)
         recovery.maxAckDelay = .milliseconds(Int64(parameters.maxAckDelay))
@@ -114,8 +120,69 @@ extension Connection {
         }
     }
 
+    /// Checks the peer's version_information against the versions our packets used, and on a
+    /// server adopts the version chosen from the client's offer (RFC 9368 §4, §2.3).
+    func negotiateVersion(_ information: TransportParameters.VersionInformation?, now: Instant) throws(TransportFailure) {
+        func failure(_ reason: String) -> TransportFailure {
+            TransportFailure(code: .versionNegotiationError, frameType: nil, reason: reason)
+        }
+        switch role {
+        case .server:
+            // The client's Chosen Version must be the version of the packets that carried it.
+            if let information, information.chosenVersion != originalVersion {
+                throw failure(
+                    "the client's chosen version \(information.chosenVersion) is not the version of its packets (\(originalVersion))")
+            }
+            let chosen = CompatibleVersionNegotiation.serverChoice(
+                original: originalVersion, client: information, preferred: configuration.preferredVersions)
+            if chosen != version { try switchServerVersion(to: chosen) }
+            if qlogSink != nil {
+                qlog(QlogEvents.versionInformation(
+                    time: now,
+                    serverVersions: CompatibleVersionNegotiation.serverAvailableVersions(configured: configuration.availableVersions),
+                    clientVersions: information?.availableVersions,
+                    chosen: version))
+            }
+        case .client:
+            guard let information else {
+                // Servers that support v2 must send it (RFC 9369 §4); a switch without it is unverifiable.
+                if version != originalVersion {
+                    throw failure("the server switched to \(version) without version_information")
+                }
+                return
+            }
+            guard information.chosenVersion == version else {
+                throw failure(
+                    "the server's chosen version \(information.chosenVersion) is not the version its packets use (\(version))")
+            }
+            let offered = CompatibleVersionNegotiation.clientAvailableVersions(
+                chosen: originalVersion, configured: configuration.availableVersions)
+            guard offered.contains(information.chosenVersion) else {
+                throw failure("the server chose \(information.chosenVersion), which we did not offer")
+            }
+            if qlogSink != nil {
+                qlog(QlogEvents.versionInformation(
+                    time: now, serverVersions: information.availableVersions, clientVersions: offered, chosen: version))
+            }
+        }
+    }
+
+    /// Server: answer in `negotiated` from now on (RFC 9369 §4.1). Initial packets of the
+    /// original version are still read with the original keys until Initial keys are discarded.
+    func switchServerVersion(to negotiated: QuicVersion) throws(TransportFailure) {
+        do {
+            let keys = try InitialSecrets.keys(version: negotiated, clientDestinationCID: originalDestinationCID, role: .server)
+            originalVersionInitialReceiveKeys = receiveKeys[EncryptionLevel.initial.rawValue]
+            sendKeys[EncryptionLevel.initial.rawValue] = keys.send
+            receiveKeys[EncryptionLevel.initial.rawValue] = keys.receive
+        } catch {
+            throw TransportFailure(code: .internalError, frameType: nil, reason: "initial keys for \(negotiated): \(error)")
+        }
+        version = negotiated
+    }
+
     /// The handshake is confirmed (RFC 9001 §4.1.2): discard Handshake keys, issue more
-    /// connection IDs.
+    /// connection IDs, and on a server a token for the client's next connection (RFC 9000 §8.1.3).
     func confirmHandshake(now: Instant) {
         guard !handshakeConfirmed else { return }
         handshakeConfirmed = true
@@ -126,6 +193,10 @@ extension Connection {
         // Paths: DPLPMTUD starts (RFC 9000 §14.3.1), a client moves to a preferred address (§9.6.1).
         startPathMTUDiscovery()
         probePreferredAddress(now: now)
+        if role == .server && configuration.addressValidation.issueNewTokens {
+            newToken = configuration.addressValidation.tokenKeys.sealNewToken(client: remoteAddress, version: version, now: now)
+            newTokenPending = true
+        }
     }
 
     /// RFC 9001 §4.9: Initial keys go when the client first sends (the server first receives) a
@@ -139,6 +210,10 @@ extension Connection {
         recovery.discard(space: space, now: now, amplificationBlocked: amplificationBlocked)
         received[space.rawValue] = ReceivedPackets()
         probes[space.rawValue] = 0
+        if level == .initial {
+            originalVersionInitialReceiveKeys = nil
+            versionCandidate = nil
+        }
         if level == .handshake {
             // 0-RTT keys are no longer needed either once 1-RTT is confirmed.
             sendKeys[EncryptionLevel.zeroRTT.rawValue] = nil

@@ -90,13 +90,21 @@ extension Connection {
             break
         }
         guard let level = EncryptionLevel(header.type) else { return false }
+        let keys: PacketProtectionKeys
+        var switchingVersion = false
         if let packetVersion = header.version, packetVersion != version {
-            statistics.undecryptablePackets += 1
-            return false
-        }
-        guard let keys = receiveKeys[level.rawValue] else {
-            statistics.undecryptablePackets += 1
-            return false
+            guard let other = keysForOtherVersion(packetVersion, level: level) else {
+                statistics.undecryptablePackets += 1
+                return false
+            }
+            keys = other
+            switchingVersion = role == .client
+        } else {
+            guard let current = receiveKeys[level.rawValue] else {
+                statistics.undecryptablePackets += 1
+                return false
+            }
+            keys = current
         }
         let space = level.packetNumberSpace
         let packet = UnsafeMutableRawBufferPointer(rebasing: datagram[header.start..<header.end])
@@ -140,6 +148,14 @@ extension Connection {
                 fail(TransportFailure(code: .aeadLimitReached, frameType: nil, reason: "integrity limit reached"), now: now)
             }
             return false
+        }
+        if switchingVersion, let candidate = versionCandidate {
+            // The first authentic packet of another version: the server chose it (RFC 9369 §4.1).
+            // Its version_information must confirm this (checked with the transport parameters).
+            version = candidate.version
+            sendKeys[EncryptionLevel.initial.rawValue] = candidate.keys.send
+            receiveKeys[EncryptionLevel.initial.rawValue] = candidate.keys.receive
+            versionCandidate = nil
         }
         do {
             try HeaderBits.checkReservedBits(unmasked.firstByte)
@@ -212,6 +228,40 @@ extension Connection {
         return true
     }
 
+    /// Receive keys for a long-header packet whose version is not the one in use, or nil to
+    /// drop it (RFC 9369 §4.1). A server that switched versions still reads the client's Initials
+    /// and 0-RTT packets in the original version. A client that has not yet read the server's
+    /// first handshake message accepts an Initial in another version it offered: the server's
+    /// choice by compatible version negotiation (RFC 9368 §2.3); the switch happens only once
+    /// such a packet decrypts.
+    func keysForOtherVersion(_ packetVersion: QuicVersion, level: EncryptionLevel) -> PacketProtectionKeys? {
+        switch role {
+        case .server:
+            guard packetVersion == originalVersion else { return nil }
+            switch level {
+            case .initial: return originalVersionInitialReceiveKeys
+            case .zeroRTT: return receiveKeys[EncryptionLevel.zeroRTT.rawValue]
+            default: return nil
+            }
+        case .client:
+            // Offered: what clientAvailableVersions lists, without building the list.
+            let offered =
+                configuration.availableVersions.isEmpty
+                ? packetVersion.isSupported : configuration.availableVersions.contains(packetVersion)
+            guard level == .initial, version == originalVersion, receiveKeys[EncryptionLevel.handshake.rawValue] == nil,
+                receiveKeys[EncryptionLevel.initial.rawValue] != nil, offered,
+                CompatibleVersionNegotiation.areCompatible(originalVersion, packetVersion)
+            else { return nil }
+            if let candidate = versionCandidate, candidate.version == packetVersion { return candidate.keys.receive }
+            guard
+                let keys = try? InitialSecrets.keys(
+                    version: packetVersion, clientDestinationCID: retrySourceCID ?? originalDestinationCID, role: .client)
+            else { return nil }
+            versionCandidate = (packetVersion, keys)
+            return keys.receive
+        }
+    }
+
     enum FrameProcessing: Equatable {
         case ackEliciting, notAckEliciting
         /// A frame could not be taken now; drop the packet without acknowledging it.
@@ -280,9 +330,14 @@ extension Connection {
                 }
             }
             try driveTLS(now: now)
-        case .newToken:
+        case .newToken(let token):
             guard role == .client else {
                 throw TransportFailure(code: .protocolViolation, frameType: FrameType.newToken.rawValue, reason: "NEW_TOKEN from a client")
+            }
+            // Kept for the next connection to this server in this version (RFC 9000 §8.1.3,
+            // RFC 9369 §5); the store drops duplicates (§19.7).
+            if let store = configuration.addressTokenStore, let serverName = tls.serverName {
+                store.insertAddressToken(token.array, serverName: serverName, version: version, now: configuration.tls.wallClock())
             }
         case .stream(let stream):
             let result: RecvStream.FrameResult
@@ -371,6 +426,12 @@ extension Connection {
             }
         case .handshakeDone:
             if outcome == .lost { handshakeDonePending = true }
+        case .newToken:
+            if outcome == .lost && newToken != nil { newTokenPending = true }
+            if outcome == .acknowledged {
+                newToken = nil
+                newTokenPending = false
+            }
         case .newConnectionID(let sequence):
             if outcome == .lost { localIDs.reannounce(sequence: sequence) }
         case .retireConnectionID(let sequence):
@@ -386,7 +447,7 @@ extension Connection {
         case .stream(_, _, let length, _):
             if outcome == .lost { statistics.streamBytesRetransmitted += length }
             streams.onFrame(frame, outcome)
-        case .ping, .datagram, .pathResponse, .connectionClose, .newToken:
+        case .ping, .datagram, .pathResponse, .connectionClose:
             break
         default:
             streams.onFrame(frame, outcome)
@@ -411,6 +472,9 @@ extension Connection {
 
     /// ECN on the current path: testing, unknown, capable or failed.
     public var ecnState: ECNValidation.State { recovery.ecn.state }
+
+    /// Why ECN validation failed on the current path, if it did.
+    public var ecnFailure: ECNValidation.Failure? { recovery.ecn.failure }
 
     /// The ECN codepoints of the packets received in `space` (what our ACK frames report).
     public func receivedECNCounts(_ space: PacketNumberSpace) -> ECNCounts { received[space.rawValue].ecnCounts }
@@ -444,9 +508,10 @@ extension Connection {
     }
 
     /// RFC 9000 §17.2.5.2: follow one Retry whose integrity tag checks out; start over with its
-    /// Source Connection ID and token.
+    /// Source Connection ID and token. A Retry is in the original version (RFC 9369 §4.1).
     func handleRetry(_ header: PacketHeader, in datagram: UnsafeRawBufferPointer, now: Instant) {
         guard role == .client, !receivedRetry, !receivedFirstServerPacket, state == .handshaking else { return }
+        guard header.version == version, version == originalVersion else { return }
         guard header.destinationCID == initialSourceCID, header.sourceCID != peerIDs.current, !header.token.isEmpty else { return }
         let packet = UnsafeRawBufferPointer(rebasing: datagram[header.start..<header.end])
         guard RetryIntegrity.isValid(version: version, originalDestinationCID: originalDestinationCID, retryPacket: packet) else {
@@ -467,5 +532,10 @@ extension Connection {
         }
         recovery.declareAllLost(space: .initial, now: now) { space, frame, outcome in onSentFrame(space, frame, outcome) }
         crypto[PacketNumberSpace.initial.rawValue].retransmitUnacknowledged()
+        // The server kept nothing: 0-RTT sent so far is gone too; send it again, to the new ID
+        // (§17.2.5.3, with packet numbers that go on).
+        if sendKeys[EncryptionLevel.zeroRTT.rawValue] != nil {
+            recovery.declareAllLost(space: .applicationData, now: now) { space, frame, outcome in onSentFrame(space, frame, outcome) }
+        }
     }
 }

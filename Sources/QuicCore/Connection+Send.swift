@@ -147,9 +147,11 @@ extension Connection {
                 destinationCID: dcid, keyPhase: sendKeyPhase, packetNumber: packetNumber, packetNumberLength: pnLength,
                 into: &writer)
         } else {
+            // 0-RTT stays in the original version after a version switch (RFC 9369 §4.1).
+            let packetVersion = level == .zeroRTT ? originalVersion : version
             header = retryToken.withUnsafeBytes { token in
                 HeaderEncoder.encodeLong(
-                    type: packetType(level), version: version, destinationCID: dcid, sourceCID: initialSourceCID,
+                    type: packetType(level), version: packetVersion, destinationCID: dcid, sourceCID: initialSourceCID,
                     token: level == .initial ? token : UnsafeRawBufferPointer(start: nil, count: 0),
                     packetNumber: packetNumber, packetNumberLength: pnLength, into: &writer)
             }
@@ -187,6 +189,14 @@ extension Connection {
                 record(.handshakeDone)
             }
             if level != .zeroRTT {
+                // Every handshake probe carries the unacknowledged CRYPTO data, not only the first
+                // (RFC 9002 §6.2.4 prefers data to PING): a lone PING Initial reaching a server
+                // first is refused by some servers (aioquic: "Packet contains no CRYPTO frame").
+                if probes[spaceIndex] > 0 && level != .oneRTT && !crypto[spaceIndex].hasDataToSend
+                    && crypto[spaceIndex].hasUnacknowledgedData
+                {
+                    crypto[spaceIndex].retransmitUnacknowledged()
+                }
                 while let frame = crypto[spaceIndex].writeFrame(into: &writer, limit: payloadLimit) { record(frame) }
             }
             if level == .oneRTT || level == .zeroRTT {
@@ -221,6 +231,16 @@ extension Connection {
         level: EncryptionLevel, writer: inout ByteWriter, limit: Int, now: Instant, record: (SentFrame) -> Void
     ) {
         if level == .oneRTT { writePathFrames(writer: &writer, limit: limit, now: now, record: record) }
+        if level == .oneRTT, newTokenPending, let token = newToken {
+            // RFC 9000 §8.1.3, §19.7: a token for the client's next connection.
+            token.withUnsafeBytes { bytes in
+                let frame = Frame.newToken(ByteView(bytes))
+                guard writer.offset + frame.encodedLength <= limit else { return }
+                frame.encode(into: &writer)
+                newTokenPending = false
+                record(.newToken)
+            }
+        }
         if level == .oneRTT {
             let retirePriorTo = localIDs.retirePriorTo
             localIDs.forEachPendingAnnouncement { entry in
@@ -269,7 +289,10 @@ extension Connection {
         if probes[space] > 0 { return true }
         if level != .zeroRTT && crypto[space].hasDataToSend { return true }
         guard level == .oneRTT || level == .zeroRTT else { return false }
-        if level == .oneRTT && (handshakeDonePending || hasPathFramesToSend || pingPending || localIDs.hasPendingAnnouncements) {
+        if level == .oneRTT
+            && (handshakeDonePending || hasPathFramesToSend || pingPending || newTokenPending
+                || localIDs.hasPendingAnnouncements)
+        {
             return true
         }
         return !datagramsToSend.isEmpty || streams.hasPendingFrames

@@ -19,7 +19,12 @@ public final class Connection {
 
     public let role: Role
     let configuration: ConnectionConfiguration
-    @exclusivity(unchecked) public private(set) var version: QuicVersion
+    /// The version in use: the client's Original Version until compatible version negotiation
+    /// settles on another (RFC 9368 §2.3).
+    @exclusivity(unchecked) public internal(set) var version: QuicVersion
+    /// The version the client started with (RFC 9368 §2). 0-RTT packets always use it
+    /// (RFC 9369 §4.1).
+    public let originalVersion: QuicVersion
     @exclusivity(unchecked) public internal(set) var state: State = .handshaking
 
     // MARK: Identity
@@ -34,13 +39,23 @@ public final class Connection {
     @exclusivity(unchecked) var peerInitialSourceCID: ConnectionID?
     /// Client: the Source Connection ID of the Retry we followed; server: the ID it used in one.
     @exclusivity(unchecked) var retrySourceCID: ConnectionID?
-    /// Client: the token from a Retry, echoed in every later Initial.
+    /// Client: the token in our Initials (RFC 9000 §8.1): from a NEW_TOKEN frame of an earlier
+    /// connection, replaced by the one a Retry carries.
     @exclusivity(unchecked) var retryToken: [UInt8] = []
     /// Server: set when the original destination CID came from a Retry token.
     let serverOriginalDestinationCID: ConnectionID?
     let idGenerator: any ConnectionIDGenerator
     @exclusivity(unchecked) var receivedFirstServerPacket = false
     @exclusivity(unchecked) var receivedRetry = false
+    /// Client: the first Initial carried a token from an earlier connection's NEW_TOKEN frame.
+    @exclusivity(unchecked) public private(set) var sentAddressToken = false
+    /// Server, after switching versions: Initial keys of the original version, for the client's
+    /// Initials sent before it learned of the switch (RFC 9369 §4.1).
+    @exclusivity(unchecked) var originalVersionInitialReceiveKeys: PacketProtectionKeys?
+    /// Client: Initial keys of another version the server may be switching to (RFC 9368 §2.3),
+    /// made on the first packet of that version and adopted once one decrypts.
+    @exclusivity(unchecked) var versionCandidate:
+        (version: QuicVersion, keys: (send: PacketProtectionKeys, receive: PacketProtectionKeys))?
 
     // MARK: Path
     /// The path packets go on now (RFC 9000 §9); see Path.swift and Connection+Paths.swift.
@@ -118,6 +133,10 @@ public final class Connection {
 
     // MARK: Frames owed
     @exclusivity(unchecked) var pingPending = false
+    /// Server: the NEW_TOKEN token issued on this connection (RFC 9000 §8.1.3), kept until
+    /// acknowledged; `newTokenPending` while it is to be (re)sent.
+    @exclusivity(unchecked) var newToken: [UInt8]?
+    @exclusivity(unchecked) var newTokenPending = false
 
     // MARK: Closing
     struct CloseFrame {
@@ -206,6 +225,7 @@ public final class Connection {
         role = .client
         self.configuration = configuration
         version = configuration.version
+        originalVersion = configuration.version
         localCIDLength = idGenerator.length
         self.idGenerator = idGenerator
         path = Path(remote: remote, local: local, validated: true)
@@ -231,10 +251,22 @@ public final class Connection {
 
         var parameters = Connection.localParameters(configuration, streams: streams)
         parameters.initialSourceConnectionID = scid
+        parameters.versionInformation = TransportParameters.VersionInformation(
+            chosenVersion: version,
+            availableVersions: CompatibleVersionNegotiation.clientAvailableVersions(
+                chosen: version, configured: configuration.availableVersions))
         configuration.transportParametersOverride?(&parameters)
         tls = TLSConnection(
             role: .client, configuration: configuration.tls, localTransportParameters: parameters.encode(),
             serverName: serverName)
+        // A token from an earlier connection's NEW_TOKEN frame validates our address at once
+        // (RFC 9000 §8.1.3); only one issued in this version applies (RFC 9369 §5).
+        if let store = configuration.addressTokenStore, let serverName,
+            let token = store.takeAddressToken(serverName: serverName, version: version, now: configuration.tls.wallClock())
+        {
+            retryToken = token
+            sentAddressToken = true
+        }
         _ = localIDs.add(scid, resetToken: StatelessResetTokens.token(for: scid, key: configuration.statelessResetKey), announce: false)
         try installInitialKeys()
         recovery.maxAckDelay = .zero
@@ -250,19 +282,23 @@ public final class Connection {
 
     /// A server connection for a client's first Initial. `originalDestinationCID` is the DCID of
     /// that Initial, or, after a Retry, the one the token vouches for (then `retrySourceCID` is
-    /// the ID the Retry carried).
+    /// the ID the Retry carried). `addressValidatedByToken`: the Initial carried a valid token
+    /// from a NEW_TOKEN frame (RFC 9000 §8.1.3), which lifts the anti-amplification limit.
     public init(
         serverConfiguration configuration: ConnectionConfiguration, version: QuicVersion, remote: SocketAddress,
-        local: SocketAddress? = nil, clientDestinationCID: ConnectionID, clientSourceCID: ConnectionID, originalDestinationCID: ConnectionID? = nil,
-        retrySourceCID: ConnectionID? = nil, idGenerator: any ConnectionIDGenerator, now: Instant
+        local: SocketAddress? = nil, clientDestinationCID: ConnectionID, clientSourceCID: ConnectionID,
+        originalDestinationCID: ConnectionID? = nil, retrySourceCID: ConnectionID? = nil, addressValidatedByToken: Bool = false,
+        idGenerator: any ConnectionIDGenerator, now: Instant
     ) throws(TransportFailure) {
         role = .server
         self.configuration = configuration
         self.version = version
+        originalVersion = version
         localCIDLength = idGenerator.length
         self.idGenerator = idGenerator
-        // A Retry round trip validated the address (RFC 9000 §8.1.2).
-        path = Path(remote: remote, local: local, validated: retrySourceCID != nil)
+        // A Retry round trip, or a token from an earlier connection, validated the address
+        // (RFC 9000 §8.1.2, §8.1.3).
+        path = Path(remote: remote, local: local, validated: retrySourceCID != nil || addressValidatedByToken)
         maxDatagramSize = configuration.initialMaxDatagramSize
         pmtu = PathMTUDiscovery(base: configuration.initialMaxDatagramSize, raiseInterval: configuration.pmtuRaiseInterval)
         self.originalDestinationCID = clientDestinationCID
@@ -287,17 +323,31 @@ public final class Connection {
         parameters.retrySourceConnectionID = retrySourceCID
         parameters.statelessResetToken = resetToken
         // RFC 9000 §9.6.1: the preferred address comes with connection ID sequence 1 (§5.1.1).
-        let preferred = Connection.preferredAddressParameter(configuration, idGenerator: idGenerator)
-        parameters.preferredAddress = preferred
+        let preferredAddress = Connection.preferredAddressParameter(configuration, idGenerator: idGenerator)
+        parameters.preferredAddress = preferredAddress
+        let base = parameters
+        let available = CompatibleVersionNegotiation.serverAvailableVersions(configured: configuration.availableVersions)
+        parameters.versionInformation = TransportParameters.VersionInformation(
+            chosenVersion: version, availableVersions: available)
         configuration.transportParametersOverride?(&parameters)
+        // version_information names the version chosen from the client's offer (RFC 9368 §2.3),
+        // known only once the ClientHello is read: TLS asks for the final parameters then.
+        let original = version
+        let preferred = configuration.preferredVersions
+        let override = configuration.transportParametersOverride
         tls = TLSConnection(
             role: .server, configuration: configuration.tls, localTransportParameters: parameters.encode(),
-            earlyDataContext: Connection.earlyDataContext(parameters))
+            earlyDataContext: Connection.earlyDataContext(parameters),
+            transportParametersForClient: { client in
+                CompatibleVersionNegotiation.serverParameters(
+                    base: base, original: original, preferred: preferred, available: available, override: override,
+                    clientParameters: client)
+            })
         _ = localIDs.add(scid, resetToken: resetToken, announce: false)
         endpointEvents.append(.issued(scid))
-        if let preferred {
-            _ = localIDs.add(preferred.connectionID, resetToken: preferred.statelessResetToken, announce: false)
-            endpointEvents.append(.issued(preferred.connectionID))
+        if let preferredAddress {
+            _ = localIDs.add(preferredAddress.connectionID, resetToken: preferredAddress.statelessResetToken, announce: false)
+            endpointEvents.append(.issued(preferredAddress.connectionID))
         }
         try installInitialKeys()
         recovery.maxAckDelay = .zero
@@ -360,6 +410,8 @@ public final class Connection {
     public var bytesInFlight: Int { recovery.bytesInFlight }
     /// The peer's certificate chain (leaf first).
     public var peerCertificateChain: [Certificate] { tls.peerCertificateChain }
+    /// Client: the handshake went through a Retry (RFC 9000 §8.1.2).
+    public var followedRetry: Bool { receivedRetry }
 
     /// Opens a stream; nil when the peer's stream limit does not allow one now. Before the
     /// handshake completes, only a client with 0-RTT keys may open streams.

@@ -5,8 +5,20 @@ import QuicWire
 /// Settings of one connection (client) or of every connection an endpoint accepts (server).
 public struct ConnectionConfiguration: Sendable {
     public var tls: TLSConfiguration
-    /// The version a client starts with; a server answers in the client's version.
+    /// The version a client starts with (its Original Version, RFC 9368 §2).
     public var version: QuicVersion = .v1
+    /// Client: the versions, most preferred first, sent as Available Versions in
+    /// version_information (RFC 9368 §3); a server may switch the connection to any of them that
+    /// `version` is compatible with (v1 and v2 are, RFC 9369 §4). `version` is always offered (first
+    /// when missing here); `[version]` alone turns compatible negotiation off; `[.v2, .v1]` with
+    /// `version` v1 starts in v1 but asks for v2. Empty (the default): `version` first, then the
+    /// other versions this implementation speaks. Server: its Available Versions, the versions
+    /// every instance of the deployment accepts (RFC 9368 §5); empty: `QuicVersion.supported`.
+    public var availableVersions: [QuicVersion] = []
+    /// Server: the versions to switch a client to by compatible version negotiation, most
+    /// preferred first (RFC 9368 §2.3): the first one the client offers is used. Empty (the
+    /// default) keeps the client's version.
+    public var preferredVersions: [QuicVersion] = []
     public var streams = StreamLimits()
     /// Our max_idle_timeout; the connection closes silently after the smaller of ours and the
     /// peer's without activity (RFC 9000 §10.1). Zero disables ours.
@@ -45,8 +57,15 @@ public struct ConnectionConfiguration: Sendable {
     public var maxPathMTU = 1500
     /// PMTU_RAISE_TIMER (RFC 8899 §5.1.1): how long a completed search stands before the next.
     public var pmtuRaiseInterval: TimeSpan = .seconds(600)
-    /// Key used to derive stateless reset tokens from connection IDs (RFC 9000 §10.3.2).
+    /// Key used to derive stateless reset tokens from connection IDs (RFC 9000 §10.3.2). A server
+    /// endpoint also uses it to send stateless resets for connection IDs it no longer knows.
     public var statelessResetKey: [UInt8]
+    /// Server: Retry policy, token keys and lifetimes (RFC 9000 §8.1).
+    public var addressValidation = AddressValidationSettings()
+    /// Client: where tokens from NEW_TOKEN frames are kept, by server name and version; the
+    /// newest is sent in the Initial of the next connection to that server (RFC 9000 §8.1.3).
+    /// Usually the same store as `tls.sessionTicketStore`, so one file keeps both.
+    public var addressTokenStore: SessionTicketStore?
     /// Random bytes for connection IDs, path challenges, packet-number skipping.
     public var random: @Sendable (UnsafeMutableRawBufferPointer) -> Void = { secureRandomBytes($0) }
     /// Receives qlog events when set (shared by every connection using this configuration).

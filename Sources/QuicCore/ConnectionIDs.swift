@@ -218,9 +218,15 @@ struct PeerConnectionIDs {
     }
 
     /// Whether `token` is the reset token of one of the peer's IDs we have sent to and not
-    /// retired (RFC 9000 §10.3.1: tokens of unused or retired IDs are not checked).
+    /// retired (RFC 9000 §10.3.1: tokens of unused or retired IDs are not checked), compared
+    /// without an early exit on the first differing word, so timing reveals nothing of the token.
     func isStatelessReset(_ token: StatelessResetToken) -> Bool {
-        active.contains { $0.used && $0.resetToken == token }
+        var found = false
+        for entry in active where entry.used {
+            guard let candidate = entry.resetToken else { continue }
+            if (candidate.high ^ token.high) | (candidate.low ^ token.low) == 0 { found = true }
+        }
+        return found
     }
 }
 

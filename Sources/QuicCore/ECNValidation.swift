@@ -29,7 +29,7 @@ public struct ECNValidation: Sendable {
     }
 
     /// Why validation failed, for statistics and qlog.
-    public enum Failure: UInt8, Sendable, Equatable {
+    public enum Failure: UInt8, Sendable, Equatable, CustomStringConvertible {
         case disabled
         /// An ACK newly acknowledged ECT(0) packets but carried no ECN counts (§13.4.2.1): the
         /// path bleaches the field or the peer does not report.
@@ -41,6 +41,16 @@ public struct ECNValidation: Sendable {
         case countsTooHigh
         /// Every packet marked in the testing period was declared lost (§13.4.2).
         case markedPacketsLost
+
+        public var description: String {
+            switch self {
+            case .disabled: return "disabled"
+            case .countsMissing: return "ACK without ECN counts"
+            case .countsTooLow: return "ECN counts too low"
+            case .countsTooHigh: return "ECN counts too high"
+            case .markedPacketsLost: return "all marked packets lost"
+            }
+        }
     }
 
     /// §13.4.2 suggests a testing period of ten packets or three PTOs.

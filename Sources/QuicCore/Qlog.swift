@@ -115,6 +115,26 @@ public enum QlogEvents {
         "{\"time\":\(milliseconds(time)),\"name\":\"quic:mtu_updated\",\"data\":{\"old\":\(old),\"new\":\(new),\"done\":\(done)}}"
     }
 
+    /// Eight lowercase hex digits, as qlog writes QUIC versions.
+    static func hex8(_ value: UInt32) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: max(0, 8 - digits.count)) + digits
+    }
+
+    /// quic:version_information (draft-ietf-quic-qlog-quic-events §5.1), once the version is settled.
+    public static func versionInformation(
+        time: Instant, serverVersions: [QuicVersion]?, clientVersions: [QuicVersion]?, chosen: QuicVersion
+    ) -> String {
+        func list(_ versions: [QuicVersion]) -> String {
+            "[" + versions.map { "\"" + hex8($0.rawValue) + "\"" }.joined(separator: ",") + "]"
+        }
+        var data = ""
+        if let serverVersions { data += "\"server_versions\":\(list(serverVersions))," }
+        if let clientVersions { data += "\"client_versions\":\(list(clientVersions))," }
+        data += "\"chosen_version\":\"" + hex8(chosen.rawValue) + "\""
+        return "{\"time\":\(milliseconds(time)),\"name\":\"quic:version_information\",\"data\":{\(data)}}"
+    }
+
     public static func metricsUpdated(
         time: Instant, rtt: RTTEstimator, congestionWindow: Int, bytesInFlight: Int, ssthresh: Int?, ptoCount: Int
     ) -> String {

@@ -6,7 +6,9 @@ import QuicWire
 /// Subclasses implement `start()` and `process(_:)`.
 class HandshakeCore {
     let configuration: TLSConfiguration
-    let localTransportParameters: [UInt8]
+    /// The quic_transport_parameters body this endpoint sends (a server may replace it once the
+    /// client's are known, before EncryptedExtensions).
+    var localTransportParameters: [UInt8]
 
     private var outputs: [(level: EncryptionLevel, data: [UInt8])] = []
     private var events: [TLSEvent] = []

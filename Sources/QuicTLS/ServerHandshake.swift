@@ -26,6 +26,7 @@ final class ServerHandshake: HandshakeCore {
 
     private var state = State.waitClientHello
     private let earlyDataContext: [UInt8]
+    private let transportParametersForClient: (@Sendable ([UInt8]) -> [UInt8])?
     private var retry: Retry?
     private var clientAcceptsTickets = false
     private var keySchedule: TLSKeySchedule?
@@ -33,8 +34,12 @@ final class ServerHandshake: HandshakeCore {
     private var clientApplicationSecret: [UInt8] = []
     private var clientPublicKey: PublicKey?
 
-    init(configuration: TLSConfiguration, localTransportParameters: [UInt8], earlyDataContext: [UInt8]) {
+    init(
+        configuration: TLSConfiguration, localTransportParameters: [UInt8], earlyDataContext: [UInt8],
+        transportParametersForClient: (@Sendable ([UInt8]) -> [UInt8])? = nil
+    ) {
         self.earlyDataContext = earlyDataContext
+        self.transportParametersForClient = transportParametersForClient
         super.init(configuration: configuration, localTransportParameters: localTransportParameters)
     }
 
@@ -209,6 +214,12 @@ final class ServerHandshake: HandshakeCore {
         negotiatedSuite = suite
         negotiatedALPN = alpn
         peerTransportParameters = transportParameters
+        if let transportParametersForClient {
+            localTransportParameters = transportParametersForClient(transportParameters)
+            guard localTransportParameters.count <= 16_384 else {
+                throw .internalError("the local transport parameters are too long for EncryptedExtensions")
+            }
+        }
         isResumed = accepted != nil
         var schedule = TLSKeySchedule(hash: suite.hash, psk: accepted?.ticket.psk)
         if acceptEarlyData {

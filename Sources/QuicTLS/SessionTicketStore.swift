@@ -1,5 +1,6 @@
 import Glibc
 import QuicCrypto
+import QuicWire
 import Synchronization
 
 /// What a client keeps from a NewSessionTicket (RFC 8446 §4.6.1) together with what QUIC must
@@ -65,16 +66,51 @@ struct ClientTicket: Sendable, Hashable {
     }
 }
 
-/// A client's session tickets by server name. Each ticket is used once (RFC 9001 §4.5, RFC 8446
-/// §C.4: reuse lets observers link connections). Kept in memory, or also in a file so a
-/// command-line tool can resume across runs: the file is rewritten (mode 0600, atomically by
+/// An address-validation token from a NEW_TOKEN frame (RFC 9000 §8.1.3, §19.7), for the next
+/// connection to the same server in the same QUIC version (RFC 9369 §5).
+struct ClientAddressToken: Sendable, Hashable {
+    var serverName: String
+    var version: QuicVersion
+    var token: [UInt8]
+    /// Milliseconds since the epoch when the NEW_TOKEN frame arrived.
+    var receivedAt: UInt64
+
+    /// Kept at most a week, like a ticket: the client cannot know the server's token lifetime.
+    func isUsable(at now: UInt64) -> Bool { now >= receivedAt && now - receivedAt < 7 * 86_400_000 }
+
+    func encode(into writer: inout TLSWriter) {
+        writer.writeVector(lengthBytes: 2, Array(serverName.utf8))
+        writer.writeUInt32(version.rawValue)
+        writer.writeUInt64(receivedAt)
+        writer.writeVector(lengthBytes: 2, token)
+    }
+
+    static func decode(_ reader: inout TLSReader) throws(TLSAlert) -> ClientAddressToken {
+        let serverName = String(decoding: try reader.readVector(lengthBytes: 2, "server name"), as: UTF8.self)
+        let version = QuicVersion(rawValue: try reader.readUInt32("version"))
+        let receivedAt = try reader.readInteger(8, "received at")
+        let token = try reader.readVector(lengthBytes: 2, "token")
+        return ClientAddressToken(serverName: serverName, version: version, token: token, receivedAt: receivedAt)
+    }
+}
+
+/// A client's session tickets by server name, and the address-validation tokens its servers
+/// gave in NEW_TOKEN frames. Each ticket and token is used once (RFC 9001 §4.5, RFC 8446 §C.4,
+/// RFC 9000 §8.1.3: reuse lets observers link connections). Kept in memory, or also in a file so
+/// a command-line tool can resume across runs: the file is rewritten (mode 0600, atomically by
 /// rename) after every change, and read once when the store is made. A missing or unreadable file
-/// starts an empty store; a failed write is reported through `lastWriteError`.
+/// starts an empty store; a failed write is reported through `lastWriteError`. The tokens follow
+/// the tickets in the file, so a reader that knows only tickets still reads the file.
 public final class SessionTicketStore: Sendable {
     public let capacityPerServer: Int
     public let filePath: String?
-    private let tickets: Mutex<[String: [ClientTicket]]>
+    private let contents: Mutex<Contents>
     private let writeError = Mutex<String?>(nil)
+
+    private struct Contents {
+        var tickets: [String: [ClientTicket]] = [:]
+        var tokens: [String: [ClientAddressToken]] = [:]
+    }
 
     private static let fileMagic: [UInt8] = Array("QXDP-TICKETS-1".utf8)
 
@@ -82,76 +118,118 @@ public final class SessionTicketStore: Sendable {
     public init(capacityPerServer: Int = 4) {
         self.capacityPerServer = max(1, capacityPerServer)
         filePath = nil
-        tickets = Mutex([:])
+        contents = Mutex(Contents())
     }
 
     /// A store backed by the file at `filePath`, loading the tickets already there.
     public init(filePath: String, capacityPerServer: Int = 4) {
         self.capacityPerServer = max(1, capacityPerServer)
         self.filePath = filePath
-        tickets = Mutex(SessionTicketStore.load(filePath))
+        contents = Mutex(SessionTicketStore.load(filePath))
     }
 
     /// Tickets held, across all servers.
-    public var count: Int { tickets.withLock { $0.values.reduce(0) { $0 + $1.count } } }
+    public var count: Int { contents.withLock { $0.tickets.values.reduce(0) { $0 + $1.count } } }
+
+    /// Address-validation tokens held, across all servers.
+    public var addressTokenCount: Int { contents.withLock { $0.tokens.values.reduce(0) { $0 + $1.count } } }
 
     /// The reason the last file write failed, nil after a successful one.
     public var lastWriteError: String? { writeError.withLock { $0 } }
 
     public func removeAll() {
-        tickets.withLock { tickets in
-            tickets.removeAll()
-            persist(tickets)
+        contents.withLock { contents in
+            contents = Contents()
+            persist(contents)
         }
     }
 
     func insert(_ ticket: ClientTicket, now: UInt64) {
-        tickets.withLock { tickets in
-            var list = (tickets[ticket.serverName] ?? []).filter { $0.isUsable(at: now) }
+        contents.withLock { contents in
+            var list = (contents.tickets[ticket.serverName] ?? []).filter { $0.isUsable(at: now) }
             list.append(ticket)
             if list.count > capacityPerServer { list.removeFirst(list.count - capacityPerServer) }
-            tickets[ticket.serverName] = list
-            persist(tickets)
+            contents.tickets[ticket.serverName] = list
+            persist(contents)
         }
     }
 
     /// Removes and returns the newest usable ticket for `serverName`, dropping expired ones.
     func take(serverName: String, now: UInt64) -> ClientTicket? {
-        tickets.withLock { tickets in
-            guard var list = tickets[serverName] else { return nil }
+        contents.withLock { contents in
+            guard var list = contents.tickets[serverName] else { return nil }
             list.removeAll { !$0.isUsable(at: now) }
             let ticket = list.popLast()
-            tickets[serverName] = list.isEmpty ? nil : list
-            persist(tickets)
+            contents.tickets[serverName] = list.isEmpty ? nil : list
+            persist(contents)
             return ticket
         }
     }
 
-    private func persist(_ tickets: [String: [ClientTicket]]) {
+    /// Keeps a token from a NEW_TOKEN frame of a `version` connection to `serverName`
+    /// (`now`: milliseconds since the epoch). A token already held is not added twice
+    /// (RFC 9000 §19.7: a NEW_TOKEN frame may arrive again after a spurious loss).
+    public func insertAddressToken(_ token: [UInt8], serverName: String, version: QuicVersion, now: UInt64) {
+        guard !token.isEmpty else { return }
+        contents.withLock { contents in
+            var list = (contents.tokens[serverName] ?? []).filter { $0.isUsable(at: now) }
+            guard !list.contains(where: { $0.token == token }) else { return }
+            list.append(ClientAddressToken(serverName: serverName, version: version, token: token, receivedAt: now))
+            if list.count > capacityPerServer { list.removeFirst(list.count - capacityPerServer) }
+            contents.tokens[serverName] = list
+            persist(contents)
+        }
+    }
+
+    /// Removes and returns the newest usable token for a `version` connection to `serverName`
+    /// (RFC 9000 §8.1.3: the most recent unused token; RFC 9369 §5: only from the same version).
+    public func takeAddressToken(serverName: String, version: QuicVersion, now: UInt64) -> [UInt8]? {
+        contents.withLock { contents in
+            guard var list = contents.tokens[serverName] else { return nil }
+            list.removeAll { !$0.isUsable(at: now) }
+            let index = list.lastIndex { $0.version == version }
+            let token = index.map { list.remove(at: $0).token }
+            contents.tokens[serverName] = list.isEmpty ? nil : list
+            persist(contents)
+            return token
+        }
+    }
+
+    private func persist(_ contents: Contents) {
         guard let filePath else { return }
         var writer = TLSWriter()
         writer.writeBytes(SessionTicketStore.fileMagic)
-        let all = tickets.keys.sorted().flatMap { tickets[$0] ?? [] }
-        writer.writeUInt32(UInt32(all.count))
-        for ticket in all { ticket.encode(into: &writer) }
+        let tickets = contents.tickets.keys.sorted().flatMap { contents.tickets[$0] ?? [] }
+        writer.writeUInt32(UInt32(tickets.count))
+        for ticket in tickets { ticket.encode(into: &writer) }
+        let tokens = contents.tokens.keys.sorted().flatMap { contents.tokens[$0] ?? [] }
+        writer.writeUInt32(UInt32(tokens.count))
+        for token in tokens { token.encode(into: &writer) }
         let error = SessionTicketStore.writeAtomically(writer.bytes, to: filePath)
         writeError.withLock { $0 = error }
     }
 
-    private static func load(_ path: String) -> [String: [ClientTicket]] {
-        guard let bytes = readWholeFile(path), bytes.starts(with: fileMagic) else { return [:] }
+    private static func load(_ path: String) -> Contents {
+        guard let bytes = readWholeFile(path), bytes.starts(with: fileMagic) else { return Contents() }
         var reader = TLSReader(Array(bytes.dropFirst(fileMagic.count)))
-        var tickets: [String: [ClientTicket]] = [:]
+        var contents = Contents()
         do throws(TLSAlert) {
             let count = try reader.readUInt32("count")
             for _ in 0..<count {
                 let ticket = try ClientTicket.decode(&reader)
-                tickets[ticket.serverName, default: []].append(ticket)
+                contents.tickets[ticket.serverName, default: []].append(ticket)
+            }
+            // Files written before tokens were kept end here.
+            guard !reader.isAtEnd else { return contents }
+            let tokenCount = try reader.readUInt32("token count")
+            for _ in 0..<tokenCount {
+                let token = try ClientAddressToken.decode(&reader)
+                contents.tokens[token.serverName, default: []].append(token)
             }
         } catch {
-            return [:]
+            return Contents()
         }
-        return tickets
+        return contents
     }
 
     private static func readWholeFile(_ path: String) -> [UInt8]? {

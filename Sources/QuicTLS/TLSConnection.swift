@@ -16,9 +16,13 @@ public final class TLSConnection {
     ///     the server's certificate.
     ///   - earlyDataContext: server only: bytes a ticket must have been issued with for 0-RTT to be
     ///     accepted; QUIC puts the settings 0-RTT depends on here (RFC 9001 §4.6.3).
+    ///   - transportParametersForClient: server only: given the client's quic_transport_parameters
+    ///     once its ClientHello is accepted, returns the body to send instead of
+    ///     `localTransportParameters` (QUIC picks its version_information from the client's,
+    ///     RFC 9368 §2.3). Called before EncryptedExtensions is written.
     public init(
         role: Role, configuration: TLSConfiguration, localTransportParameters: [UInt8], serverName: String? = nil,
-        earlyDataContext: [UInt8] = []
+        earlyDataContext: [UInt8] = [], transportParametersForClient: (@Sendable ([UInt8]) -> [UInt8])? = nil
     ) {
         self.role = role
         switch role {
@@ -29,7 +33,7 @@ public final class TLSConnection {
         case .server:
             core = ServerHandshake(
                 configuration: configuration, localTransportParameters: localTransportParameters,
-                earlyDataContext: earlyDataContext)
+                earlyDataContext: earlyDataContext, transportParametersForClient: transportParametersForClient)
         }
     }
 

@@ -27,21 +27,10 @@ public final class TicketKeyRing: Sendable {
         var strikes: StrikeRegister
     }
 
-    private final class TicketKey {
-        let id: UInt32
+    private struct TicketKey {
+        let key: SelfSealingKey
         let createdAt: UInt64
-        let sealer: AEADKey
-        let opener: AEADKey
-        var counter: UInt64 = 0
-
-        init(id: UInt32, createdAt: UInt64, material: [UInt8]) throws(CryptoError) {
-            self.id = id
-            self.createdAt = createdAt
-            let key = Array(material[..<32])
-            let iv = Array(material[32..<44])
-            sealer = try AEADKey(suite: .aes256GCMSHA384, key: key, iv: iv, direction: .seal)
-            opener = try AEADKey(suite: .aes256GCMSHA384, key: key, iv: iv, direction: .open)
-        }
+        var id: UInt32 { key.id }
     }
 
     static let headerLength = 12  // key id (4) + counter (8), authenticated, in the clear
@@ -74,7 +63,7 @@ public final class TicketKeyRing: Sendable {
                 | UInt32(material[47])
         } while state.keys.contains { $0.id == id }
         // AES-256-GCM key setup only fails if OpenSSL itself is broken.
-        guard let key = try? TicketKey(id: id, createdAt: now, material: material) else {
+        guard let key = (try? SelfSealingKey(id: id, material: material)).map({ TicketKey(key: $0, createdAt: now) }) else {
             preconditionFailure("ticket key setup failed inside OpenSSL")
         }
         state.keys.insert(key, at: 0)
@@ -88,8 +77,7 @@ public final class TicketKeyRing: Sendable {
                 addKey(&state, now: now)
             }
             let key = state.keys[0]
-            let counter = key.counter
-            key.counter += 1
+            let counter = key.key.nextCounter()
             var writer = TLSWriter()
             writer.writeUInt32(key.id)
             writer.writeUInt64(counter)
@@ -99,7 +87,7 @@ public final class TicketKeyRing: Sendable {
             let header = TicketKeyRing.headerLength
             let tagStart = sealed.count - CipherSuite.tagLength
             sealed.withUnsafeMutableBytes { raw in
-                key.sealer.seal(
+                key.key.sealer.seal(
                     packetNumber: counter, associatedData: UnsafeRawBufferPointer(rebasing: raw[..<header]),
                     payload: UnsafeMutableRawBufferPointer(rebasing: raw[header..<tagStart]),
                     tag: raw.baseAddress! + tagStart)
@@ -121,7 +109,7 @@ public final class TicketKeyRing: Sendable {
             var buffer = ticket
             let tagStart = buffer.count - CipherSuite.tagLength
             let opened = buffer.withUnsafeMutableBytes { raw in
-                key.opener.open(
+                key.key.opener.open(
                     packetNumber: counter, associatedData: UnsafeRawBufferPointer(rebasing: raw[..<header]),
                     payload: UnsafeMutableRawBufferPointer(rebasing: raw[header..<tagStart]),
                     tag: UnsafeRawPointer(raw.baseAddress! + tagStart))

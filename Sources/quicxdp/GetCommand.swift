@@ -29,7 +29,7 @@ struct GetCommand: ParsableCommand {
     @Option(name: .long, help: "auto (AF_XDP when --dev is given and works, else UDP), afxdp, or udp.")
     var datapath: String = "auto"
 
-    @Option(name: .long, help: "File to keep session tickets in, for resumption.")
+    @Option(name: .long, help: "File to keep session tickets (for resumption) and address-validation tokens (NEW_TOKEN, to skip a Retry) in.")
     var session: String?
 
     @Flag(name: .customLong("zero-rtt"), help: "Send the requests in 0-RTT when a stored ticket allows it (needs --session).")
@@ -47,7 +47,7 @@ struct GetCommand: ParsableCommand {
     @Option(name: .customLong("qlog-dir"), help: "Write the connection's qlog into this directory.")
     var qlogDirectory: String?
 
-    @Option(name: .long, help: "QUIC version: 1 or 2.")
+    @Option(name: .long, help: "QUIC version to start in: 1 or 2 (the other is offered for compatible version negotiation).")
     var version: Int = 1
 
     @Option(
@@ -57,6 +57,11 @@ struct GetCommand: ParsableCommand {
 
     @Option(name: .customLong("migrate-after"), help: "Bytes to download before --migrate-to moves the connection.")
     var migrateAfter: Int = 1 << 20
+
+    @Option(name: .customLong("prefer-version"), help: ArgumentHelp(
+        "Start in --version but ask the server to switch to this one (RFC 9368), e.g. --version 1 --prefer-version 2.",
+        valueName: "V"))
+    var preferVersion: Int?
 
     func run() throws {
         guard !urls.isEmpty else { throw ValidationError("give at least one URL") }
@@ -81,14 +86,16 @@ struct GetCommand: ParsableCommand {
             guard let suites = TLSSetup.cipherSuites(cipher) else { throw ValidationError("--cipher \(cipher) is unknown; use aes128, aes256 or chacha20") }
             tls.cipherSuites = suites
         }
-        if let session { tls.sessionTicketStore = SessionTicketStore(filePath: session) }
+        let store = session.map { SessionTicketStore(filePath: $0) }
+        tls.sessionTicketStore = store
         tls.enableEarlyData = zeroRTT
         if let keyLog = try openKeyLog(keylog) { tls.keyLog = { keyLog.write($0) } }
         var configuration = ConnectionConfiguration(tls: tls)
-        switch version {
-        case 1: configuration.version = .v1
-        case 2: configuration.version = .v2
-        default: throw ValidationError("--version \(version) is unknown; use 1 or 2")
+        configuration.addressTokenStore = store
+        configuration.version = try parseVersions(String(version), option: "--version")[0]
+        if let preferVersion {
+            let preferred = try parseVersions(String(preferVersion), option: "--prefer-version")[0]
+            configuration.availableVersions = preferred == configuration.version ? [preferred] : [preferred, configuration.version]
         }
         if let qlogDirectory { configuration.makeQlog = try qlogFactory(qlogDirectory) }
 
@@ -151,6 +158,7 @@ struct GetCommand: ParsableCommand {
         let completed = progress.completed.load(ordering: .relaxed)
         let failed = progress.failed.load(ordering: .relaxed)
         if let negotiated = progress.negotiated { printError(negotiated) }
+        if let transport = progress.transport { printError(transport) }
         for note in progress.notes { printError("error: \(note)") }
         for failure in host.failures { printError("error: \(failure)") }
         let goodput = seconds > 0 ? Double(bytes) * 8 / seconds / 1e6 : 0

@@ -266,3 +266,23 @@ struct QlogTests {
         #expect(sent?.contains("\"stream_id\":0") == true)
     }
 }
+
+@Suite("Handshake probes")
+struct HandshakeProbeTests {
+    @Test("while the ClientHello is unacknowledged, every client Initial probe carries it (no PING-only Initial a server could refuse)")
+    func probesCarryCrypto() throws {
+        let sink = MemoryQlog()
+        var link = LinkConditions()
+        // Nothing gets through for the first 4 s: three PTOs of two probes each.
+        link.blackholes = [Instant(nanoseconds: 0)..<Instant(nanoseconds: 5_000_000_000)]
+        let pair = Pair(seed: 901, clientToServer: link) { client, _ in client.qlog = sink }
+        try pair.connect()
+        #expect(pair.run(for: .seconds(30)) { pair.isConnected })
+        let initials = sink.records.filter { $0.contains("\"quic:packet_sent\"") && $0.contains("\"packet_type\":\"initial\"") }
+        let beforeServer = initials.prefix(7)  // the first Initial and three PTOs' pairs
+        #expect(beforeServer.count == 7, "\(initials.count) client Initials")
+        for record in beforeServer {
+            #expect(record.contains("\"frame_type\":\"crypto\""), "an Initial probe without the ClientHello: \(record)")
+        }
+    }
+}

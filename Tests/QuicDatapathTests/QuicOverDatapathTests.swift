@@ -60,6 +60,7 @@ final class DownloadResult: @unchecked Sendable {
     var alpn: String?
     /// The client's view of ECN when the download finished.
     var ecnState: ECNValidation.State?
+    var ecnFailure: ECNValidation.Failure?
     var receivedECN = ECNCounts()
 }
 
@@ -84,6 +85,7 @@ struct PatternClient: QuicApplication {
                 result.received += count
                 if fin {
                     result.ecnState = connection.ecnState
+                    result.ecnFailure = connection.ecnFailure
                     result.receivedECN = connection.receivedECNCounts(.applicationData)
                     result.finished = true
                     connection.close(errorCode: 0, reason: "done", now: now)
@@ -167,12 +169,15 @@ struct QuicOverDatapathTests {
             // client's marks reach the server's AF_XDP parser, whose ACK counts validate them.
             #expect(result.receivedECN.ect0 > 1000, "ECT(0) datagrams the client received: \(result.receivedECN)")
             #expect(result.receivedECN.ce == 0 && result.receivedECN.ect1 == 0)
-            #expect(result.ecnState == .capable)
+            #expect(result.ecnState == .capable, "ECN \(String(describing: result.ecnState)): \(String(describing: result.ecnFailure))")
             let stats = try pair.inA { try XDPMaps(pinnedFor: interface).readStats() }
             // Everything the server's engine received came through the XDP redirect, none through
-            // the kernel. (The client acknowledges once per received batch, so it sends few.)
+            // the kernel. (The client acknowledges once per received batch, so it sends few.) The
+            // client's last datagrams (its CONNECTION_CLOSE) may still sit in the socket's ring
+            // when the server's engine stops, so the engine can have read a few less.
             #expect(serverStatistics.received > 20)
-            #expect(stats.redirected == serverStatistics.received, "redirected \(stats.redirected), engine received \(serverStatistics.received)")
+            #expect(serverStatistics.received <= stats.redirected && stats.redirected - serverStatistics.received <= 4,
+                    "redirected \(stats.redirected), engine received \(serverStatistics.received)")
             #expect(stats.passedNoSocket == 0)
             try pair.inA { _ = try XDPLoader.unload(interface: interface) }
         }

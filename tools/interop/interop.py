@@ -1,18 +1,27 @@
 #!/usr/bin/env python3
 """QuicXDP interop runner.
 
-Runs our client and our server against independent QUIC implementations over a veth pair
-between two network namespaces this script creates (and always deletes): aioquic (PyPI; its
-example http3_server.py / http3_client.py, hq-interop via --legacy-http) and, for HTTP/3,
-ngtcp2's gtlsserver / gtlsclient (Debian). Our side runs on AF_XDP and again on the UDP socket.
+Runs our client and our server against independent QUIC implementations between network
+namespaces this script creates (and always deletes): aioquic (PyPI; its example
+http3_server.py / http3_client.py, hq-interop via --legacy-http) and, for HTTP/3, ngtcp2's
+gtlsserver / gtlsclient (Debian). Our side runs on AF_XDP and again on the UDP socket.
+
+Two topologies. The direct cases (handshake, transfer, multiplexing, chacha20, keyupdate, v2,
+resumption, zerortt) use one veth pair. The impaired cases (handshakeloss, transferloss,
+handshakecorruption, transfercorruption, blackhole, longrtt, ecn, amplificationlimit, retry,
+rebind-port, rebind-addr, connectionmigration, ipv6, and relay variants of resumption,
+zerortt, keyupdate and v2) put our impairment relay, quicxdp-relay, in a third namespace
+between client and server (this kernel has no netem); they run our client against our server
+("ours") and against aioquic.
 
 Cases follow the QUIC interop runner's names. Every download is compared byte for byte with
 the file served. A case a peer or our side does not support is reported "unsupported"
-(exit 127 in the runner's convention), never as passed. One run per peer is captured on the
-client's veth and must decode with tshark using our key log.
+(exit 127 in the runner's convention), never as passed. One run per peer is captured and must
+decode with tshark using our key log; the ecn, amplificationlimit and retry cases are judged
+from a capture too.
 
-Usage: tools/interop/interop.py [--quick] [--cases a,b] [--peers aioquic] [--datapaths afxdp,udp]
-       [--binary PATH] [--json FILE]
+Usage: tools/interop/interop.py [--quick] [--cases a,b] [--peers ours,aioquic-hq] [--datapaths afxdp,udp]
+       [--binary PATH] [--relay PATH] [--json FILE] [--keep]
 Needs root (namespaces, XDP). Installs its peers itself (pip into tools/interop/.venv, apt-get).
 """
 import argparse
@@ -36,6 +45,13 @@ WORK = os.path.join(ROOT, "out", "interop")
 PORT = 4433
 SERVER_V4, CLIENT_V4 = "10.77.0.1", "10.77.0.2"
 SERVER_V6, CLIENT_V6 = "fd00:77::1", "fd00:77::2"
+# The relayed topology: client ── relay (two sides) ── server, on two veth pairs.
+RELAYED = {
+    "client": ("10.78.1.2", "fd00:78:1::2"), "client2": ("10.78.1.3", "fd00:78:1::3"),
+    "relay_c": ("10.78.1.1", "fd00:78:1::1"), "relay_c2": ("10.78.1.4", "fd00:78:1::4"),
+    "relay_s": ("10.78.2.1", "fd00:78:2::1"), "relay_s2": ("10.78.2.3", "fd00:78:2::3"),
+    "server": ("10.78.2.2", "fd00:78:2::2"),
+}
 UNSUPPORTED = 127
 
 
@@ -82,34 +98,80 @@ def setup_ngtcp2():
     run(["apt-get", "install", "-y", "-qq", "ngtcp2-client", "ngtcp2-server"], env=env)
 
 
+def sans():
+    addresses = [SERVER_V4, SERVER_V6] + [a for pair in RELAYED.values() for a in pair]
+    return "DNS:server.test," + ",".join(f"IP:{a}" for a in addresses)
+
+
+def pki_is_current(cert, extension):
+    """A cached certificate is reused only if it has our current names and a day to live."""
+    if not os.path.exists(cert) or not os.path.exists(extension):
+        return False
+    with open(extension) as f:
+        if sans() not in f.read():
+            return False
+    return run(["openssl", "x509", "-in", cert, "-noout", "-checkend", "86400"], check=False).returncode == 0
+
+
 def make_pki(directory):
+    """A P-256 CA and server certificate (server.pem, server.key, ca.pem), and big-chain.pem: the
+    same key under three RSA-4096 intermediates, about 5 kB of certificates, more than three
+    times a client's first Initial (the amplificationlimit case)."""
     os.makedirs(directory, exist_ok=True)
     cert = os.path.join(directory, "server.pem")
-    if os.path.exists(cert):
+    ext = os.path.join(directory, "server.ext")
+    if pki_is_current(cert, ext) and os.path.exists(os.path.join(directory, "big-chain.pem")):
         return
     ca_key, ca = os.path.join(directory, "ca.key"), os.path.join(directory, "ca.pem")
     key, csr = os.path.join(directory, "server.key"), os.path.join(directory, "server.csr")
-    ext = os.path.join(directory, "server.ext")
     run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", ca_key,
          "-out", ca, "-days", "30", "-subj", "/CN=QuicXDP interop CA"])
     run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", csr,
          "-subj", "/CN=server.test"])
     with open(ext, "w") as f:
-        f.write(f"subjectAltName=DNS:server.test,IP:{SERVER_V4},IP:{SERVER_V6}\nbasicConstraints=CA:FALSE\n"
-                "extendedKeyUsage=serverAuth\n")
+        f.write(f"subjectAltName={sans()}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
     run(["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", cert,
          "-days", "30", "-extfile", ext])
+    # The big chain: CA -> RSA-4096 intermediates 1..3 -> the same server key.
+    ca_ext = os.path.join(directory, "intermediate.ext")
+    with open(ca_ext, "w") as f:
+        f.write("basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n")
+    issuer_key, issuer_cert, chain = ca_key, ca, []
+    for index in (1, 2, 3):
+        ikey, icsr, icert = (os.path.join(directory, f"intermediate{index}.{suffix}") for suffix in ("key", "csr", "pem"))
+        run(["openssl", "req", "-newkey", "rsa:4096", "-nodes", "-keyout", ikey, "-out", icsr,
+             "-subj", f"/O=QuicXDP interop test hierarchy/OU=amplification limit test/CN=QuicXDP interop intermediate {index}"])
+        run(["openssl", "x509", "-req", "-in", icsr, "-CA", issuer_cert, "-CAkey", issuer_key, "-CAcreateserial",
+             "-out", icert, "-days", "30", "-extfile", ca_ext])
+        chain.insert(0, icert)
+        issuer_key, issuer_cert = ikey, icert
+    big_leaf = os.path.join(directory, "big-leaf.pem")
+    run(["openssl", "x509", "-req", "-in", csr, "-CA", issuer_cert, "-CAkey", issuer_key, "-CAcreateserial",
+         "-out", big_leaf, "-days", "30", "-extfile", ext])
+    with open(os.path.join(directory, "big-chain.pem"), "w") as out:
+        for part in [big_leaf] + chain:
+            with open(part) as f:
+                out.write(f.read())
 
 
 # ---------------------------------------------------------------- network
 
+def veth_checksum_off(ns, dev):
+    # veth's checksum offload leaves partial UDP checksums that AF_XDP would see.
+    run(["nsenter", f"--net=/var/run/netns/{ns}", "ethtool", "-K", dev, "tx", "off"], check=False)
+
+
 class Namespaces:
-    """Two namespaces joined by a one-queue veth pair; deleted by close() on every path."""
+    """Two namespaces joined by a one-queue veth pair; deleted by close() on every path.
+    The client talks to the server directly."""
+    relay = None
 
     def __init__(self):
         tag = "%06x" % random.randrange(1 << 24)
         self.server, self.client = f"qxi-{tag}-s", f"qxi-{tag}-c"
         self.server_dev, self.client_dev = f"qis{tag}", f"qic{tag}"
+        self.server_v4, self.server_v6 = SERVER_V4, SERVER_V6
+        self.namespaces, self.links = [self.server, self.client], [self.server_dev]
         try:
             run(["ip", "netns", "add", self.server])
             run(["ip", "netns", "add", self.client])
@@ -117,26 +179,75 @@ class Namespaces:
                  self.client_dev, "numrxqueues", "1", "numtxqueues", "1"])
             for ns, dev, v4, v6 in ((self.server, self.server_dev, SERVER_V4, SERVER_V6),
                                     (self.client, self.client_dev, CLIENT_V4, CLIENT_V6)):
-                run(["ip", "link", "set", dev, "netns", ns])
-                run(["ip", "-n", ns, "addr", "add", v4 + "/24", "dev", dev])
-                run(["ip", "-n", ns, "addr", "add", v6 + "/64", "dev", dev, "nodad"])
-                run(["ip", "-n", ns, "link", "set", dev, "up"])
-                run(["ip", "-n", ns, "link", "set", "lo", "up"])
-                # veth's checksum offload leaves partial UDP checksums that AF_XDP would see.
-                run(["nsenter", f"--net=/var/run/netns/{ns}", "ethtool", "-K", dev, "tx", "off"], check=False)
+                self.place(ns, dev, [v4 + "/24", v6 + "/64"])
         except Exception:
             self.close()
             raise
+
+    def place(self, ns, dev, addresses):
+        run(["ip", "link", "set", dev, "netns", ns])
+        for address in addresses:
+            run(["ip", "-n", ns, "addr", "add", address, "dev", dev] + (["nodad"] if ":" in address else []))
+        run(["ip", "-n", ns, "link", "set", dev, "up"])
+        run(["ip", "-n", ns, "link", "set", "lo", "up"])
+        veth_checksum_off(ns, dev)
+
+    def target(self, ipv6=False):
+        """The address the client sends to."""
+        return self.server_v6 if ipv6 else self.server_v4
 
     def enter(self, ns):
         return ["nsenter", f"--net=/var/run/netns/{ns}"]
 
     def close(self):
-        for ns in (self.server, self.client):
+        for ns in self.namespaces:
             run(["ip", "netns", "del", ns], check=False)
-        run(["ip", "link", "del", self.server_dev], check=False)
-        shutil.rmtree(f"/sys/fs/bpf/quicxdp/{self.server_dev}", ignore_errors=True)
-        shutil.rmtree(f"/sys/fs/bpf/quicxdp/{self.client_dev}", ignore_errors=True)
+        for link in self.links:
+            run(["ip", "link", "del", link], check=False)
+        for link in getattr(self, "xdp_links", [self.server_dev, self.client_dev]):
+            shutil.rmtree(f"/sys/fs/bpf/quicxdp/{link}", ignore_errors=True)
+
+
+class RelayedNamespaces(Namespaces):
+    """client ── relay ── server: three namespaces and two one-queue veth pairs. The client
+    sends to the relay's client side; quicxdp-relay forwards to the server from its own socket
+    (so the server sees the relay's address) and impairs both directions."""
+
+    def __init__(self):
+        tag = "%06x" % random.randrange(1 << 24)
+        self.server, self.relay, self.client = f"qxr-{tag}-s", f"qxr-{tag}-r", f"qxr-{tag}-c"
+        self.client_dev, self.relay_client_dev = f"qrc{tag}", f"qra{tag}"
+        self.relay_server_dev, self.server_dev = f"qrb{tag}", f"qrs{tag}"
+        self.server_v4, self.server_v6 = RELAYED["server"]
+        self.namespaces = [self.server, self.relay, self.client]
+        self.links = [self.client_dev, self.server_dev]
+        self.xdp_links = [self.server_dev, self.client_dev]
+        try:
+            for ns in self.namespaces:
+                run(["ip", "netns", "add", ns])
+            for a, b in ((self.client_dev, self.relay_client_dev), (self.relay_server_dev, self.server_dev)):
+                run(["ip", "link", "add", a, "numrxqueues", "1", "numtxqueues", "1", "type", "veth", "peer", "name", b,
+                     "numrxqueues", "1", "numtxqueues", "1"])
+
+            def addresses(*names):
+                return [f"{RELAYED[n][0]}/24" for n in names] + [f"{RELAYED[n][1]}/64" for n in names]
+            self.place(self.client, self.client_dev, addresses("client", "client2"))
+            self.place(self.relay, self.relay_client_dev, addresses("relay_c", "relay_c2"))
+            self.place(self.relay, self.relay_server_dev, addresses("relay_s", "relay_s2"))
+            self.place(self.server, self.server_dev, addresses("server"))
+        except Exception:
+            self.close()
+            raise
+
+    def target(self, ipv6=False):
+        return RELAYED["relay_c"][1 if ipv6 else 0]
+
+    def relay_args(self, binary, impairments, ipv6=False, listen="relay_c"):
+        def endpoint(name):
+            address = RELAYED[name][1 if ipv6 else 0]
+            return f"[{address}]:{PORT}" if ipv6 else f"{address}:{PORT}"
+        return self.enter(self.relay) + [binary, "--listen", endpoint(listen), "--upstream", endpoint("server"),
+                                         "--stats-interval", "1s"] + impairments
 
 
 class Process:
@@ -181,30 +292,64 @@ def random_file(path, size):
             remaining -= chunk
 
 
+def small_files(prefix, count, size=1000):
+    return [(f"{prefix}{index}.bin", size + index) for index in range(count)]
+
+
+# name: files, and what each side must do. "relay": the case runs through quicxdp-relay with
+# these impairments (both directions); "{relay_s2}" stands for the relay's second upstream
+# address. "each_connection": every file over its own connection. "capture": judged from a
+# capture on the server's interface too. Relay cases run for the peers in RELAY_PEERS, and for
+# every peer when "all_peers" is set.
 CASES = {
-    # name: files, and what each side must do
     "handshake": {"files": [("hs.bin", 1000)]},
     "transfer": {"files": [("t1m.bin", 1 << 20), ("t3m.bin", 3 << 20), ("t10m.bin", 10 << 20)]},
     "multiplexing": {"files": [(f"m{i}.bin", 1000 + 37 * i) for i in range(120)]},
     "chacha20": {"files": [("c.bin", 1 << 20)], "cipher": "chacha20"},
-    "keyupdate": {"files": [("k.bin", 3 << 20)], "keyupdate": True},
-    "v2": {"files": [("v2.bin", 1 << 20)], "version": 2},
-    "resumption": {"files": [("r1.bin", 5000), ("r2.bin", 5000)], "second_connection": True},
-    "zerortt": {"files": [("z1.bin", 5000), ("z2.bin", 5000)], "second_connection": True, "zerortt": True},
+    "keyupdate": {"files": [("k.bin", 3 << 20)], "keyupdate": True, "relay": ["--delay", "5ms"], "all_peers": True},
+    "v2": {"files": [("v2.bin", 1 << 20)], "version": 2, "relay": ["--delay", "5ms"], "all_peers": True},
+    "resumption": {"files": [("r1.bin", 5000), ("r2.bin", 5000)], "second_connection": True, "relay": ["--delay", "5ms"],
+                   "all_peers": True},
+    "zerortt": {"files": [("z1.bin", 5000), ("z2.bin", 5000)], "second_connection": True, "zerortt": True,
+                "relay": ["--delay", "5ms"], "all_peers": True},
+    "handshakeloss": {"files": small_files("hl", 50), "each_connection": True, "relay": ["--loss", "30%", "--delay", "5ms"]},
+    "transferloss": {"files": [("tl.bin", 2 << 20)], "relay": ["--loss", "2%", "--delay", "10ms"]},
+    "handshakecorruption": {"files": small_files("hc", 50), "each_connection": True,
+                            "relay": ["--corrupt", "30%", "--delay", "5ms"]},
+    "transfercorruption": {"files": [("tc.bin", 2 << 20)], "relay": ["--corrupt", "2%", "--delay", "10ms"]},
+    "blackhole": {"files": [("bh.bin", 8 << 20)], "relay": ["--rate", "20mbit", "--delay", "10ms", "--blackhole", "2s:1s"]},
+    "longrtt": {"files": [("lr.bin", 2 << 20)], "relay": ["--delay", "375ms"]},
+    "ecn": {"files": [("e.bin", 1 << 20)], "relay": ["--delay", "5ms"], "capture": "ecn"},
+    "amplificationlimit": {"files": [("a.bin", 5000)], "relay": ["--delay", "25ms"], "chain": "big-chain.pem",
+                           "capture": "amplification"},
+    "retry": {"files": [("rt.bin", 5000)], "relay": ["--delay", "5ms"], "retry": True, "capture": "retry"},
+    "rebind-port": {"files": [("rbp.bin", 10 << 20)], "relay": ["--rate", "40mbit", "--delay", "5ms", "--rebind-port", "1s"]},
+    "rebind-addr": {"files": [("rba.bin", 10 << 20)],
+                    "relay": ["--rate", "40mbit", "--delay", "5ms", "--rebind-addr", "{relay_s2}", "--rebind-addr-interval", "1s"]},
+    "ipv6": {"files": [("v6.bin", 1 << 20)], "ipv6": True, "relay": ["--delay", "5ms"]},
 }
 QUICK_CASES = ["handshake", "transfer"]
 
-# Which cases each peer can run, and why not the others (reported as unsupported).
+AIOQUIC_NO_ECN = "aioquic neither sets ECN codepoints nor reports ECN counts in its ACK frames"
+NGTCP2_V2 = "ngtcp2 0.12.1 (Debian) implements only a QUIC v2 draft, not RFC 9369"
+
+OUR_NO_REBINDING = "our server does not follow a peer's address change yet: path validation and migration are issue 7, in progress"
+
+# Which cases each peer can run, and why not the others (reported as unsupported). "ours" is
+# our client against our server (relay cases only).
 PEERS = {
+    "ours": {"alpn": "h3", "unsupported": {
+        ("rebind-port", "both"): OUR_NO_REBINDING, ("rebind-addr", "both"): OUR_NO_REBINDING}},
     "aioquic-hq": {"alpn": "hq-interop", "unsupported": {
-        ("v2", "server"): "aioquic's client reaches v2 only by compatible version negotiation (RFC 9368), which our server does not do yet (issue 7)"}},
+        ("ecn", "server"): AIOQUIC_NO_ECN, ("ecn", "client"): AIOQUIC_NO_ECN, ("rebind-port", "server"): OUR_NO_REBINDING,
+        ("rebind-addr", "server"): OUR_NO_REBINDING}},
     "aioquic-h3": {"alpn": "h3", "unsupported": {
-        ("v2", "server"): "aioquic's client reaches v2 only by compatible version negotiation (RFC 9368), which our server does not do yet (issue 7)"}},
-    "ngtcp2-h3": {"alpn": "h3", "unsupported": {
-        ("v2", "server"): "ngtcp2 0.12.1 (Debian) implements only a QUIC v2 draft, not RFC 9369",
-        ("v2", "client"): "ngtcp2 0.12.1 (Debian) implements only a QUIC v2 draft, not RFC 9369"}},
+        ("ecn", "server"): AIOQUIC_NO_ECN, ("ecn", "client"): AIOQUIC_NO_ECN, ("rebind-port", "server"): OUR_NO_REBINDING,
+        ("rebind-addr", "server"): OUR_NO_REBINDING}},
+    "ngtcp2-h3": {"alpn": "h3", "unsupported": {("v2", "server"): NGTCP2_V2, ("v2", "client"): NGTCP2_V2}},
 }
 QUICK_PEERS = ["aioquic-hq", "ngtcp2-h3"]
+RELAY_PEERS = ["ours", "aioquic-hq"]
 
 
 class Runner:
@@ -213,22 +358,31 @@ class Runner:
         # One directory per invocation, so concurrent runs never share files.
         self.runs = os.path.join(WORK, time.strftime("run-%Y%m%d-%H%M%S") + f"-{os.getpid()}")
         self.binary = args.binary
+        self.relay_binary = args.relay
         self.results = []
         self.captured = set()
 
     # -- our side
-    def our_server(self, ns, datapath, www, keylog, qlog):
-        args = ns.enter(ns.server) + [self.binary, "serve", "--listen", f"[::]:{PORT}", "--cert", self.pki("server.pem"),
-                                      "--key", self.pki("server.key"), "--root", www, "--keylog", keylog]
+    def our_server(self, ns, datapath, www, keylog, spec):
+        chain = spec.get("chain", "server.pem")
+        args = ns.enter(ns.server) + [self.binary, "serve", "--listen", f"[::]:{PORT}", "--cert", self.pki(chain),
+                                      "--key", self.pki("server.key"), "--root", www, "--keylog", keylog,
+                                      "--qlog-dir", os.path.join(os.path.dirname(www), "qlog-server")]
         if datapath == "afxdp":
             args += ["--dev", ns.server_dev, "--datapath", "afxdp"]
         else:
             args += ["--datapath", "udp"]
+        if spec.get("retry"):
+            args += ["--retry"]
+        if spec.get("version") == 2:
+            # Clients that start in v1 and offer v2 (aioquic --negotiate-v2) are switched to it.
+            args += ["--prefer-version", "2"]
         return args
 
     def our_client(self, ns, datapath, urls, out, keylog, case, session, alpn):
         args = ns.enter(ns.client) + [self.binary, "get"] + urls + ["--ca", self.pki("ca.pem"), "--output", out,
-                                                                  "--keylog", keylog, "--alpn", alpn]
+                                                                  "--keylog", keylog, "--alpn", alpn,
+                                                                  "--qlog-dir", os.path.join(os.path.dirname(out), "qlog-client")]
         if datapath == "afxdp":
             args += ["--dev", ns.client_dev, "--datapath", "afxdp"]
         else:
@@ -250,10 +404,13 @@ class Runner:
         return os.path.join(WORK, "pki", name)
 
     # -- aioquic
-    def aioquic_server(self, ns, www, keylog):
-        return ns.enter(ns.server) + ["env", f"STATIC_ROOT={www}", self.python, os.path.join(EXAMPLES, "http3_server.py"),
-                                      "--certificate", self.pki("server.pem"), "--private-key", self.pki("server.key"),
-                                      "--host", "::", "--port", str(PORT), "--secrets-log", keylog]
+    def aioquic_server(self, ns, www, keylog, spec):
+        args = ns.enter(ns.server) + ["env", f"STATIC_ROOT={www}", self.python, os.path.join(EXAMPLES, "http3_server.py"),
+                                      "--certificate", self.pki(spec.get("chain", "server.pem")), "--private-key",
+                                      self.pki("server.key"), "--host", "::", "--port", str(PORT), "--secrets-log", keylog]
+        if spec.get("retry"):
+            args += ["--retry"]
+        return args
 
     def aioquic_client(self, ns, urls, out, case, session, alpn):
         spec = CASES[case]
@@ -276,13 +433,13 @@ class Runner:
     # -- ngtcp2 (GnuTLS examples from Debian; HTTP/3 only)
     def ngtcp2_server(self, ns, www):
         # gtlsserver's "::" is an IPv6-only socket; the clients use the IPv4 address.
-        return ns.enter(ns.server) + ["gtlsserver", SERVER_V4, str(PORT), self.pki("server.key"), self.pki("server.pem"),
+        return ns.enter(ns.server) + ["gtlsserver", ns.server_v4, str(PORT), self.pki("server.key"), self.pki("server.pem"),
                                       "-d", www, "-q"]
 
     def ngtcp2_client(self, ns, urls, out, case, session, directory):
         spec = CASES[case]
-        args = ns.enter(ns.client) + ["gtlsclient", SERVER_V4, str(PORT)] + urls + ["--download", out,
-                                                                              "--exit-on-all-streams-close", "-q"]
+        args = ns.enter(ns.client) + ["gtlsclient", ns.target(), str(PORT)] + urls + ["--download", out,
+                                                                                "--exit-on-all-streams-close", "-q"]
         if spec.get("cipher"):
             args += ["--ciphers", "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+CHACHA20-POLY1305"]
         if spec.get("keyupdate"):
@@ -293,8 +450,38 @@ class Runner:
                 args += ["--disable-early-data"]
         return args
 
+    def start_server(self, peer, our_role, ns, datapath, www, keylog, directory, spec):
+        log_path = os.path.join(directory, "server.log")
+        if peer == "ours" or our_role == "server":
+            server = Process(self.our_server(ns, datapath, www, keylog, spec), log_path)
+            ready = server.wait_for(r"ready:", 15)
+        elif peer.startswith("aioquic"):
+            server = Process(self.aioquic_server(ns, www, os.path.join(directory, "server-keys.log"), spec), log_path,
+                             cwd=EXAMPLES)
+            ready = server.wait_for(r"Listening|listening|Running", 15) or (time.sleep(2) or server.proc.poll() is None)
+        else:
+            server = Process(self.ngtcp2_server(ns, www), log_path)
+            ready = server.wait_for(r"document root", 10) or (time.sleep(1) or server.proc.poll() is None)
+        if not ready:
+            server.stop()
+            raise RuntimeError("server did not start: " + open(log_path).read()[-500:])
+        return server
+
+    def client_args(self, peer, our_role, ns, datapath, batch, out, keylog, case, session, directory):
+        alpn = PEERS[peer]["alpn"]
+        if peer == "ours":
+            # Our client on the UDP socket against our server on `datapath`.
+            return self.our_client(ns, "udp", batch, out, keylog, case, session, alpn)
+        if our_role == "client":
+            return self.our_client(ns, datapath, batch, out, keylog, case, session, alpn)
+        if peer.startswith("aioquic"):
+            return self.aioquic_client(ns, batch, out, case, session, alpn)
+        return self.ngtcp2_client(ns, batch, out, case, session, directory)
+
     def run_case(self, peer, our_role, datapath, case):
-        name = f"{case}/{peer}/{'our-server' if our_role == 'server' else 'our-client'}/{datapath}"
+        spec = CASES[case]
+        role_name = "ours" if peer == "ours" else ("our-server" if our_role == "server" else "our-client")
+        name = f"{case}/{peer}/{datapath}" if peer == "ours" else f"{case}/{peer}/{role_name}/{datapath}"
         reason = PEERS[peer]["unsupported"].get((case, our_role))
         runs = self.runs
         if reason:
@@ -305,51 +492,51 @@ class Runner:
         directory = os.path.join(runs, name.replace("/", "_"))
         shutil.rmtree(directory, ignore_errors=True)
         www, out = os.path.join(directory, "www"), os.path.join(directory, "downloads")
-        os.makedirs(www)
-        os.makedirs(out)
+        for path in (www, out, os.path.join(directory, "qlog-client"), os.path.join(directory, "qlog-server")):
+            os.makedirs(path)
         keylog = os.path.join(directory, "keys.log")
-        for file, size in CASES[case]["files"]:
+        for file, size in spec["files"]:
             random_file(os.path.join(www, file), size)
-        ns = Namespaces()
+        relayed = "relay" in spec
+        ns = RelayedNamespaces() if relayed else Namespaces()
         started = time.time()
-        server = capture = None
+        server = capture = relay = None
         outcome, detail, goodput = "FAIL", "", None
         try:
-            if our_role == "server":
-                server = Process(self.our_server(ns, datapath, www, keylog, None), os.path.join(directory, "server.log"))
-                ready = server.wait_for(r"ready:", 15)
-            elif peer.startswith("aioquic"):
-                server = Process(self.aioquic_server(ns, www, os.path.join(directory, "server-keys.log")),
-                                 os.path.join(directory, "server.log"), cwd=EXAMPLES)
-                ready = server.wait_for(r"Listening|listening|Running", 15) or (time.sleep(2) or server.proc.poll() is None)
-            else:
-                server = Process(self.ngtcp2_server(ns, www), os.path.join(directory, "server.log"))
-                ready = server.wait_for(r"document root", 10) or (time.sleep(1) or server.proc.poll() is None)
-            if not ready:
-                raise RuntimeError("server did not start: " + open(server.log_path).read()[-500:])
-            if peer not in self.captured and (case == "transfer" or self.args.quick):
+            server = self.start_server(peer, our_role, ns, datapath, www, keylog, directory, spec)
+            if relayed:
+                impairments = [a.replace("{relay_s2}", RELAYED["relay_s2"][1 if spec.get("ipv6") else 0]) for a in spec["relay"]]
+                relay = Process(ns.relay_args(self.relay_binary, impairments, ipv6=spec.get("ipv6", False)),
+                                os.path.join(directory, "relay.log"))
+                if not relay.wait_for(r"listening on", 10):
+                    raise RuntimeError("relay did not start: " + open(relay.log_path).read()[-500:])
+            wants_capture = spec.get("capture") or (peer not in self.captured and (case == "transfer" or self.args.quick))
+            if wants_capture:
+                # Not on the server's own interface: packets XDP redirects to an AF_XDP socket never
+                # reach the kernel's packet taps. Through the relay, its server-facing side sees what
+                # the server received and sent; directly, the client's interface does.
                 capture_path = os.path.join(directory, "capture.pcapng")
-                capture = Process(ns.enter(ns.client) + ["tshark", "-q", "-i", ns.client_dev, "-w", capture_path, "-f", f"udp port {PORT}"],
-                                  os.path.join(directory, "tshark.log"))
+                where, device = (ns.relay, ns.relay_server_dev) if relayed else (ns.client, ns.client_dev)
+                capture = Process(ns.enter(where) + ["tshark", "-q", "-i", device, "-w", capture_path, "-f",
+                                                     f"udp port {PORT}"], os.path.join(directory, "tshark.log"))
                 capture.wait_for(r"Capturing on", 10)
-            urls = [f"https://{SERVER_V4}:{PORT}/{file}" for file, _ in CASES[case]["files"]]
+            host = ns.target(spec.get("ipv6", False))
+            authority = f"[{host}]" if ":" in host else host
+            urls = [f"https://{authority}:{PORT}/{file}" for file, _ in spec["files"]]
             connections = [urls]
             session = None
-            if CASES[case].get("second_connection"):
+            if spec.get("second_connection"):
                 connections = [urls[:1], urls[1:]]
                 session = os.path.join(directory, "session.bin")
+            elif spec.get("each_connection"):
+                connections = [[url] for url in urls]
             client_logs = []
+            self.client_seconds = 0.0
             for index, batch in enumerate(connections):
-                alpn = PEERS[peer]["alpn"]
+                args = self.client_args(peer, our_role, ns, datapath, batch, out, keylog, case, session, directory)
                 client_started = time.time()
-                if our_role == "client":
-                    args = self.our_client(ns, datapath, batch, out, keylog, case, session, alpn)
-                elif peer.startswith("aioquic"):
-                    args = self.aioquic_client(ns, batch, out, case, session, alpn)
-                else:
-                    args = self.ngtcp2_client(ns, batch, out, case, session, directory)
-                result = subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=EXAMPLES)
-                self.client_seconds = time.time() - client_started
+                result = subprocess.run(args, capture_output=True, text=True, timeout=180, cwd=EXAMPLES)
+                self.client_seconds += time.time() - client_started
                 client_log = result.stdout + result.stderr
                 client_logs.append(client_log)
                 with open(os.path.join(directory, f"client{index}.log"), "w") as f:
@@ -361,28 +548,40 @@ class Runner:
                     outcome, detail = "unsupported", client_log.strip().splitlines()[-1:]
                     break
                 if result.returncode != 0:
-                    raise RuntimeError(f"client exited {result.returncode}: {client_log.strip()[-600:]}")
+                    raise RuntimeError(f"client (connection {index + 1} of {len(connections)}) exited {result.returncode}: "
+                                       f"{client_log.strip()[-600:]}")
             else:
                 # Byte-for-byte comparison of every file.
-                for file, size in CASES[case]["files"]:
+                for file, size in spec["files"]:
                     got = os.path.join(out, file)
                     if not os.path.exists(got):
                         raise RuntimeError(f"{file} was not downloaded")
                     if run(["cmp", "-s", got, os.path.join(www, file)], check=False).returncode != 0:
                         raise RuntimeError(f"{file} differs from the served file ({os.path.getsize(got)} of {size} bytes)")
-                self.check_case_properties(case, our_role, client_logs, directory)
-                goodput = self.goodput(our_role, client_logs, peer, sum(size for _, size in CASES[case]["files"]))
+                self.check_case_properties(case, peer, our_role, client_logs, directory)
+                goodput = self.goodput(peer, our_role, client_logs, sum(size for _, size in spec["files"]))
                 outcome = "ok"
             if capture:
                 time.sleep(0.5)
                 capture.stop()
                 capture = None
-                self.check_capture(directory, keylog if our_role == "client" or os.path.exists(keylog) else None, peer)
+                keys = keylog if os.path.exists(keylog) else None
+                if spec.get("capture") == "ecn":
+                    self.check_ecn(directory, keys, ns)
+                elif spec.get("capture") == "amplification":
+                    self.check_amplification(directory, ns)
+                elif spec.get("capture") == "retry":
+                    self.check_retry(directory)
+                if peer not in self.captured:
+                    self.check_capture(directory, keys, peer)
         except Exception as error:  # noqa: BLE001 — every failure is reported in the matrix
             detail = str(error)
+            outcome = "FAIL"
         finally:
             if capture:
                 capture.stop()
+            if relay:
+                relay.stop()
             if server:
                 server.stop()
             ns.close()
@@ -393,13 +592,16 @@ class Runner:
                              "detail": detail if isinstance(detail, str) else " ".join(detail),
                              "goodput_mbit": goodput, "seconds": round(elapsed, 1), "directory": directory})
         rate = f"{goodput:.1f} Mbit/s" if goodput else ""
-        log(f"  {outcome:11s} {name:48s} {rate:>14s}  {'' if outcome == 'ok' else (detail if isinstance(detail, str) else ' '.join(detail))[:300]}")
+        if outcome == "ok" and spec.get("each_connection"):
+            rate = f"{len(spec['files'])} conns {self.client_seconds:.0f} s"
+        log(f"  {outcome:11s} {name:48s} {rate:>14s}  "
+            f"{'' if outcome == 'ok' else (detail if isinstance(detail, str) else ' '.join(detail))[:300]}")
 
-    def check_case_properties(self, case, our_role, client_logs, directory):
+    def check_case_properties(self, case, peer, our_role, client_logs, directory):
         """What the case must show beyond the bytes: the negotiated suite, version, resumption, 0-RTT."""
         spec = CASES[case]
         text = "\n".join(client_logs)
-        if our_role == "client":
+        if peer == "ours" or our_role == "client":
             if spec.get("cipher") and "CHACHA20" not in text:
                 raise RuntimeError("ChaCha20 was not negotiated")
             if spec.get("version") == 2 and "QUIC v2" not in text:
@@ -408,52 +610,123 @@ class Runner:
                 raise RuntimeError("the second connection was not resumed")
             if spec.get("zerortt") and "0-RTT accepted" not in client_logs[-1]:
                 raise RuntimeError("0-RTT was not accepted")
+            if spec.get("keyupdate") and not re.search(r"key updates [1-9]\d* started", text):
+                raise RuntimeError("no key update was started")
         else:
             if spec.get("version") == 2 and "0x6b3343cf" not in text and "VERSION_2" not in text:
                 raise RuntimeError("aioquic did not negotiate QUIC v2")
-            if spec.get("cipher") and "CHACHA20" not in text.upper() and "0x1303" not in text:
-                pass  # aioquic does not log the suite; the restriction leaves it no other choice
 
-    def goodput(self, our_role, client_logs, peer=None, bytes_total=0):
+    def goodput(self, peer, our_role, client_logs, bytes_total=0):
         text = "\n".join(client_logs)
-        if our_role == "server" and peer and peer.startswith("ngtcp2"):
-            # gtlsclient prints no rate: bytes over the client process's wall time (a lower bound).
+        if len(client_logs) > 1 or (our_role == "server" and peer.startswith("ngtcp2")):
+            # Several connections, or a client that prints no rate: bytes over the client processes' wall time.
             return bytes_total * 8 / max(self.client_seconds, 1e-6) / 1e6
-        if our_role == "client":
+        if peer == "ours" or our_role == "client":
             match = re.findall(r"bytes in [\d.]+ s \(([\d.]+) Mbit/s\)", text)
             return float(match[-1]) if match else None
         rates = [(int(b), float(r)) for b, r in re.findall(r": (\d+) bytes in [\d.]+ s \(([\d.]+) Mbps\)", text)]
         return max(rates)[1] if rates else None
 
-    def check_capture(self, directory, keylog, peer):
+    def tshark_fields(self, directory, keys, fields, display="quic"):
         capture = os.path.join(directory, "capture.pcapng")
-        keys = keylog if keylog and os.path.exists(keylog) else None
-        if not os.path.exists(capture) or not keys:
-            raise RuntimeError("no capture or key log to decode")
-        result = run(["tshark", "-r", capture, "-o", f"tls.keylog_file:{keys}", "-Y", "quic", "-T", "fields",
-                      "-e", "quic.frame_type"], check=False)
-        types = set(t for line in result.stdout.split() for t in line.split(","))
+        if not os.path.exists(capture):
+            raise RuntimeError("no capture")
+        args = ["tshark", "-r", capture, "-Y", display, "-T", "fields", "-E", "separator=|"]
+        if keys:
+            args += ["-o", f"tls.keylog_file:{keys}"]
+        for field in fields:
+            args += ["-e", field]
+        return [line.split("|") for line in run(args, check=False).stdout.splitlines() if line]
+
+    def check_capture(self, directory, keylog, peer):
+        if not keylog:
+            raise RuntimeError("no key log to decode the capture with")
+        rows = self.tshark_fields(directory, keylog, ["quic.frame_type"])
+        types = set(t for row in rows for t in row[0].split(","))
         # 1-RTT STREAM frames (0x08-0x0f) and HANDSHAKE_DONE (0x1e) appear only if tshark decrypted.
         if not any(t in types for t in ("8", "9", "10", "11", "12", "13", "14", "15")) or "30" not in types:
             raise RuntimeError(f"tshark could not decrypt the capture with our key log (frame types seen: {sorted(types)[:12]})")
         self.captured.add(peer)
-        log(f"  capture     {peer}: decoded with our key log ({len(result.stdout.splitlines())} QUIC packets)")
+        log(f"  capture     {peer}: decoded with our key log ({len(rows)} QUIC packets)")
+
+    def check_ecn(self, directory, keys, ns):
+        """RFC 9000 §13.4: both sides mark their packets ECT(0) and report ECN counts in ACKs."""
+        rows = self.tshark_fields(directory, keys, ["ip.src", "ip.dsfield.ecn", "quic.ack.ect0_count"])
+        summary = {}
+        for source, ecn, ect0 in rows:
+            side = "server" if source == ns.server_v4 else "client"
+            entry = summary.setdefault(side, {"packets": 0, "ect0": 0, "ack_counts": 0})
+            entry["packets"] += 1
+            entry["ect0"] += ecn == "2"
+            entry["ack_counts"] += any(c not in ("", "0") for c in ect0.split(","))
+        for side in ("client", "server"):
+            entry = summary.get(side)
+            if not entry:
+                raise RuntimeError(f"no packets from the {side} in the capture")
+            if entry["ect0"] < 0.9 * entry["packets"]:
+                raise RuntimeError(f"the {side} marked {entry['ect0']} of {entry['packets']} datagrams ECT(0)")
+            if entry["ack_counts"] == 0:
+                raise RuntimeError(f"the {side}'s ACK frames carried no ECT(0) counts")
+        log(f"  ecn         " + ", ".join(f"{side}: {e['ect0']}/{e['packets']} ECT(0), {e['ack_counts']} ACKs with counts"
+                                       for side, e in sorted(summary.items())))
+
+    def check_amplification(self, directory, ns):
+        """RFC 9000 §8.1: before the client's address is validated (its first Handshake packet),
+        the server sends at most three times what it received; and the certificate chain made the
+        limit matter."""
+        rows = self.tshark_fields(directory, None, ["ip.src", "udp.length", "quic.long.packet_type"], display="udp")
+        received = sent = 0
+        most = 0.0
+        for source, length, types in rows:
+            payload = int(length) - 8
+            if source == ns.server_v4:
+                sent += payload
+                if sent > 3 * received:
+                    raise RuntimeError(f"the server sent {sent} bytes after receiving {received} before validation")
+                most = max(most, sent / max(received, 1))
+            else:
+                if "2" in types.split(","):
+                    break  # the client's first Handshake packet validates its address
+                received += payload
+        else:
+            raise RuntimeError("the capture shows no Handshake packet from the client")
+        if most < 2.5:
+            raise RuntimeError(f"the server never came near the limit (at most {most:.2f}x); the chain is too small to test it")
+        log(f"  amplification: the server sent up to {most:.2f}x what it had received before validation (limit 3x)")
+
+    def check_retry(self, directory):
+        rows = self.tshark_fields(directory, None, ["quic.long.packet_type"], display="quic.long.packet_type == 3")
+        if not rows:
+            raise RuntimeError("no Retry packet in the capture")
 
     def run_all(self):
         cases = QUICK_CASES if self.args.quick else (self.args.cases.split(",") if self.args.cases else list(CASES))
+        for case in cases:
+            if case not in CASES:
+                raise SystemExit(f"interop: unknown case {case}; choose from {', '.join(CASES)}")
         datapaths = self.args.datapaths.split(",")
-        peers = QUICK_PEERS if self.args.quick and not self.args.peers else (self.args.peers or ",".join(PEERS)).split(",")
+        explicit = self.args.peers.split(",") if self.args.peers else None
+        peers = QUICK_PEERS if self.args.quick and not explicit else (explicit or list(PEERS))
         for peer in peers:
             if peer not in PEERS:
                 raise SystemExit(f"interop: unknown peer {peer}; choose from {', '.join(PEERS)}")
         self.python = setup_aioquic() if any(p.startswith("aioquic") for p in peers) else None
         if any(p.startswith("ngtcp2") for p in peers):
             setup_ngtcp2()
+        if any("relay" in CASES[c] for c in cases) and not os.access(self.relay_binary, os.X_OK):
+            raise SystemExit(f"interop: {self.relay_binary} is missing; build it with `swift build -c release --product quicxdp-relay`")
         make_pki(os.path.join(WORK, "pki"))
         for peer in peers:
-            for role in ("server", "client"):
+            roles = ("both",) if peer == "ours" else ("server", "client")
+            for role in roles:
                 for datapath in datapaths:
                     for case in cases:
+                        spec = CASES[case]
+                        if peer == "ours" and "relay" not in spec:
+                            continue  # ours against ours only through the relay
+                        if "relay" in spec and not spec.get("all_peers") and peer not in RELAY_PEERS \
+                                and not (explicit and peer in explicit):
+                            continue
                         if self.args.quick and role == "client" and datapath == "afxdp" and case != "handshake":
                             continue
                         self.run_case(peer, role, datapath, case)
@@ -469,6 +742,7 @@ def main():
     parser.add_argument("--peers", help="comma-separated: " + ",".join(PEERS))
     parser.add_argument("--datapaths", default="afxdp,udp")
     parser.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "quicxdp"))
+    parser.add_argument("--relay", help="quicxdp-relay (default: next to --binary)")
     parser.add_argument("--json", default=os.path.join(WORK, "results.json"))
     parser.add_argument("--keep", action="store_true", help="keep the files of passing cases too")
     args = parser.parse_args()
@@ -476,6 +750,7 @@ def main():
         log("interop: skipped — needs root (network namespaces, XDP); run `sudo make interop`")
         return 0
     args.binary = os.path.abspath(args.binary)
+    args.relay = os.path.abspath(args.relay or os.path.join(os.path.dirname(args.binary), "quicxdp-relay"))
     if not os.access(args.binary, os.X_OK):
         log(f"interop: {args.binary} is missing; build it with `swift build -c release --product quicxdp`")
         return 2

@@ -80,8 +80,13 @@ public struct Downloader: QuicApplication {
             case .attempted: early = ", 0-RTT attempted"
             case .notAttempted: early = ""
             }
-            progress.negotiated = "QUIC \(connection.version), \(connection.cipherSuite.map(String.init(describing:)) ?? "?"), "
-                + "\(connection.alpn ?? "no ALPN")\(connection.isResumed ? ", resumed" : "")\(early)"
+            let version =
+                connection.version == connection.originalVersion
+                ? "QUIC \(connection.version)" : "QUIC \(connection.version) (switched from \(connection.originalVersion))"
+            let validation =
+                (connection.sentAddressToken ? ", address token" : "") + (connection.followedRetry ? ", Retry" : "")
+            progress.negotiated = "\(version), \(connection.cipherSuite.map(String.init(describing:)) ?? "?"), "
+                + "\(connection.alpn ?? "no ALPN")\(connection.isResumed ? ", resumed" : "")\(early)\(validation)"
             openStreams(connection, now: now)
         case .stream(.streamsAvailable):
             openStreams(connection, now: now)
@@ -290,6 +295,11 @@ public struct Downloader: QuicApplication {
     private mutating func finishIfDone(_ connection: Connection, now: Instant) {
         guard done == requests.count, active.isEmpty else { return }
         progress.endedAt.store(now.nanoseconds, ordering: .relaxed)
+        let statistics = connection.statistics
+        let ecn = connection.ecnFailure.map { "failed (\($0))" } ?? "\(connection.ecnState)"
+        progress.transport = "ECN \(ecn), key updates \(connection.keyUpdatesInitiated) started "
+            + "\(connection.keyUpdatesFollowed) followed, \(statistics.packetsSent) packets sent, \(statistics.packetsLost) lost, "
+            + "\(statistics.packetsReceived) received, \(statistics.undecryptablePackets) undecryptable"
         let failed = progress.failed.load(ordering: .relaxed)
         // H3_NO_ERROR for HTTP/3 (RFC 9114 §8.1); hq-interop uses 0.
         let code = applicationProtocol == .h3 ? HTTP3ErrorCode.noError.rawValue : 0

@@ -20,6 +20,7 @@ public final class TransferProgress: Sendable {
     private let messages = Mutex<[String]>([])
     private let closeDescription = Mutex<String?>(nil)
     private let connectionDescription = Mutex<String?>(nil)
+    private let transportDescription = Mutex<String?>(nil)
 
     public init() {}
 
@@ -30,6 +31,12 @@ public final class TransferProgress: Sendable {
     public var negotiated: String? {
         get { connectionDescription.withLock { $0 } }
         set { connectionDescription.withLock { $0 = newValue } }
+    }
+
+    /// What the connection's transport did by the end: ECN, key updates, packets.
+    public var transport: String? {
+        get { transportDescription.withLock { $0 } }
+        set { transportDescription.withLock { $0 = newValue } }
     }
 
     public var closeReason: String? {

@@ -8,8 +8,11 @@ import QuicWire
 final class Pair {
     let network: SimulatedNetwork
     let client: Endpoint
-    let server: Endpoint
-    let clientAddress = SocketAddress(ipv4: (10, 0, 0, 1), port: 50000)
+    /// Replaced by `restartServer()`.
+    private(set) var server: Endpoint
+    /// The address the next `connect()` sends from (a NAT rebinding of a running connection is
+    /// `nat`).
+    var clientAddress = SocketAddress(ipv4: (10, 0, 0, 1), port: 50000)
     let serverAddress = SocketAddress(ipv4: (10, 0, 0, 2), port: 443)
     var now = Instant(nanoseconds: 1_000_000_000)
     private(set) var clientHandle: ConnectionHandle?
@@ -48,9 +51,12 @@ final class Pair {
     private var buffer = [UInt8](repeating: 0, count: 65536)
     private var reply = [UInt8](repeating: 0, count: 2048)
 
+    let serverEndpointConfiguration: EndpointConfiguration
+
     init(
         seed: UInt64, clientToServer: LinkConditions = LinkConditions(), serverToClient: LinkConditions = LinkConditions(),
-        configure: ((inout ConnectionConfiguration, inout ConnectionConfiguration) -> Void)? = nil
+        configure: ((inout ConnectionConfiguration, inout ConnectionConfiguration) -> Void)? = nil,
+        endpoints: ((inout EndpointConfiguration, inout EndpointConfiguration) -> Void)? = nil
     ) {
         network = SimulatedNetwork(seed: seed, clientToServer: clientToServer, serverToClient: serverToClient)
         let clientRandom = SeededBytes(seed: seed &* 31 &+ 1)
@@ -63,17 +69,26 @@ final class Pair {
             tls: TestCertificates.shared.tls(server: true, random: { serverRandom.fill($0) }))
         serverConfiguration.random = { serverRandom.fill($0) }
         serverConfiguration.statelessResetKey = Array(repeating: 2, count: 32)
+        serverConfiguration.addressValidation.tokenKeys = AddressTokenKeys(random: { serverRandom.fill($0) })
         configure?(&clientConfiguration, &serverConfiguration)
         self.clientConfiguration = clientConfiguration
         self.serverConfiguration = serverConfiguration
         serverAddresses = [serverAddress]
         clientAddresses = [clientAddress]
-        client = Endpoint(
-            configuration: EndpointConfiguration(
-                idGenerator: QuicLBConnectionIDGenerator(serverID: 1, random: { clientRandom.fill($0) })))
-        server = Endpoint(
-            configuration: EndpointConfiguration(
-                server: serverConfiguration, idGenerator: QuicLBConnectionIDGenerator(serverID: 2, random: { serverRandom.fill($0) })))
+        var clientEndpoint = EndpointConfiguration(
+            idGenerator: QuicLBConnectionIDGenerator(serverID: 1, random: { clientRandom.fill($0) }))
+        var serverEndpoint = EndpointConfiguration(
+            server: serverConfiguration, idGenerator: QuicLBConnectionIDGenerator(serverID: 2, random: { serverRandom.fill($0) }))
+        endpoints?(&clientEndpoint, &serverEndpoint)
+        serverEndpointConfiguration = serverEndpoint
+        client = Endpoint(configuration: clientEndpoint)
+        server = Endpoint(configuration: serverEndpoint)
+    }
+
+    /// The server loses all state (a crash and restart), keeping its configuration and keys.
+    func restartServer() {
+        server = Endpoint(configuration: serverEndpointConfiguration)
+        serverHandles = []
     }
 
     var clientConnection: Connection? { clientHandle.flatMap { client.connection($0) } }

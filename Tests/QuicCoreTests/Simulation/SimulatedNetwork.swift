@@ -104,6 +104,11 @@ final class SimulatedNetwork {
     func meanQueue(_ side: Side) -> Int { queuedSum[side.rawValue] / max(queueSamples[side.rawValue], 1) }
     /// (time, side that sent, size, first byte): what went onto the wire, for trace comparison.
     private(set) var trace: [(Instant, Int, Int, UInt8)] = []
+    /// Every datagram sent, by side, when `recordsDatagrams` is set.
+    var recordsDatagrams = false
+    private(set) var datagrams: [(side: Side, bytes: [UInt8])] = []
+    /// Sees each datagram before the link does; may change it, or return false to drop it.
+    var intercept: ((Side, inout [UInt8]) -> Bool)?
 
     init(seed: UInt64, clientToServer: LinkConditions = LinkConditions(), serverToClient: LinkConditions = LinkConditions()) {
         rng = SplitMix64(seed: seed)
@@ -111,9 +116,11 @@ final class SimulatedNetwork {
     }
 
     func send(
-        _ bytes: [UInt8], from side: Side, address: SocketAddress, to destination: SocketAddress? = nil, now: Instant,
+        _ original: [UInt8], from side: Side, address: SocketAddress, to destination: SocketAddress? = nil, now: Instant,
         ecn sentECNCodepoint: ECNCodepoint = .notECT
     ) {
+        var bytes = original
+        if let intercept, !intercept(side, &bytes) { return }
         let link = conditions[side.rawValue]
         sent[side.rawValue] += 1
         sentECN[side.rawValue][Int(sentECNCodepoint.rawValue)] += 1
@@ -125,6 +132,7 @@ final class SimulatedNetwork {
             return
         }
         trace.append((now, side.rawValue, bytes.count, bytes.first ?? 0))
+        if recordsDatagrams { datagrams.append((side, bytes)) }
         if deadAddresses.contains(address) || destination.map({ deadAddresses.contains($0) }) == true {
             dropped[side.rawValue] += 1
             return

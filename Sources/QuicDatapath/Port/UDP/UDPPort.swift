@@ -62,7 +62,7 @@ public struct UDPPort: ~Copyable {
         if bound != 0 {
             let cause = Errno.current
             if cause.rawValue == EADDRINUSE {
-                throw DatapathError(.socketFailed, "cannot bind UDP port \(port): already in use; stop the other server or pick another --port", errno: cause)
+                throw DatapathError(.socketFailed, "cannot bind UDP port \(port): already in use; stop the other server or pick another port", errno: cause)
             }
             if cause.rawValue == EACCES {
                 throw DatapathError(.notRoot, "cannot bind UDP port \(port): permission denied; use a port ≥ 1024 or run as root", errno: cause)

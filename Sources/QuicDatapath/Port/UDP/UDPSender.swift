@@ -129,7 +129,9 @@ struct UDPSender {
             current.pointee.cmsg_len = quic_cmsg_len(size)
             write(UnsafeMutableRawPointer(quic_cmsg_data(current)!))
             used += quic_cmsg_space(size)
-            header.msg_controllen = used
+            // CMSG_NXTHDR checks the next header against msg_controllen, so `header` keeps the
+            // whole buffer's length here; the message gets `used` below. (Shrinking it here lost
+            // every control message after the first: GSO runs went out without their ECN mark.)
             cmsg = quic_cmsg_nxthdr(&header, current)
         }
         let ipv4 = runDestination.address.isIPv4
