@@ -47,6 +47,10 @@ extension Connection {
     /// The peer's connection ID packets on the current path carry.
     public var destinationConnectionID: ConnectionID { peerIDs.current }
 
+    /// Whether the current path uses the server's preferred address (RFC 9000 §9.6): a client
+    /// moved there, or a server's client did.
+    public var isOnPreferredAddress: Bool { onPreferredAddress }
+
     /// Client: moves the connection to `localAddress` (RFC 9000 §9.2). Packets leave from the new
     /// address at once (`Transmit.source`) with a connection ID the server has not seen (§9.5),
     /// and the new path is validated (§8.2). Unless only the port changes, congestion control,
@@ -540,14 +544,21 @@ extension Connection {
             sendKeys[EncryptionLevel.oneRTT.rawValue] != nil, state == .established
         else { return nil }
         if alternate.peerCIDSequence == nil && !peerIDs.current.isEmpty {
-            guard let fresh = peerIDs.takeUnused() else {
-                // No ID to use there (§9.5): nothing can be sent on that path for now.
+            if let fresh = peerIDs.takeUnused() {
+                alternatePath!.peerCID = fresh.id
+                alternatePath!.peerCIDSequence = fresh.sequence
+            } else if alternate.remote == path.remote {
+                // Only our address differs (a client probing our preferred address before its
+                // NEW_CONNECTION_ID frames arrived): the destination is the same, so the ID in use
+                // may go there (§9.5). No sequence is recorded, so a fresh ID is taken once the
+                // peer supplies one.
+                alternatePath!.peerCID = peerIDs.current
+            } else {
+                // No ID to use toward another address (§9.5): nothing can be sent there for now.
                 alternatePath!.responsePending = nil
                 alternatePath!.challenge.sendPending = false
                 return nil
             }
-            alternatePath!.peerCID = fresh.id
-            alternatePath!.peerCIDSequence = fresh.sequence
         }
         let room = role == .server && !alternate.validated ? max(0, 3 * alternate.bytesReceived - alternate.bytesSent) : Int.max
         let limit = min(buffer.count, Connection.minimumInitialDatagramSize, room)

@@ -107,13 +107,12 @@ struct GetCommand: ParsableCommand {
         }
         var migrationAddress: IPAddress?
         if let migrateTo {
-            guard let address = IPAddress(migrateTo) else {
-                throw ValidationError("--migrate-to \(migrateTo) is not an IP address")
+            let address = try parseLocalAddress(migrateTo, option: "--migrate-to")
+            try requireUDPDatapath(choice, for: "--migrate-to")
+            guard address.isIPv4 == (server.family == .ipv4) else {
+                throw ValidationError("--migrate-to \(migrateTo) and the server \(server) are of different IP families; pick an address of the server's family")
             }
-            guard case .udp = choice else {
-                // AF_XDP transmits from the interface's one address (AFXDPTransmitQueue).
-                throw ValidationError("--migrate-to needs --datapath udp: the AF_XDP port always sends from the interface address")
-            }
+            guard migrateAfter >= 0 else { throw ValidationError("--migrate-after \(migrateAfter) is negative; give a byte count, e.g. 1000000") }
             migrationAddress = address
             // The new path keeps the local port: the UDP socket (bound to any address) receives on both.
             useFixedPort = true
@@ -159,6 +158,7 @@ struct GetCommand: ParsableCommand {
         let failed = progress.failed.load(ordering: .relaxed)
         if let negotiated = progress.negotiated { printError(negotiated) }
         if let transport = progress.transport { printError(transport) }
+        if let path = progress.path { printError(path) }
         for note in progress.notes { printError("error: \(note)") }
         for failure in host.failures { printError("error: \(failure)") }
         let goodput = seconds > 0 ? Double(bytes) * 8 / seconds / 1e6 : 0

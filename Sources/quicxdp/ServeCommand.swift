@@ -123,13 +123,11 @@ struct ServeCommand: ParsableCommand {
         connection.preferredVersions = preferred
         if let qlogDirectory { connection.makeQlog = try qlogFactory(qlogDirectory) }
         if let preferredAddress {
-            // The UDP socket bound to any address receives on the preferred one too and sends from
-            // it (IP_PKTINFO); AF_XDP sends from the interface address only (AFXDPTransmitQueue).
-            guard let ip = IPAddress(preferredAddress) else {
-                throw ValidationError("--preferred-address \(preferredAddress) is not an IP address")
-            }
-            guard case .udp = choice, address == nil else {
-                throw ValidationError("--preferred-address needs --datapath udp and --listen on any address (e.g. :\(port))")
+            let ip = try parseLocalAddress(preferredAddress, option: "--preferred-address")
+            try requireUDPDatapath(choice, for: "--preferred-address")
+            if let address, address != IPAddress("0.0.0.0") {
+                // A socket bound to one address would never see datagrams to the preferred one.
+                throw ValidationError("--preferred-address needs --listen on any address (e.g. --listen :\(port)), not \(address)")
             }
             let offered = QuicCore.SocketAddress(SocketAddress(ip, port: port))
             connection.preferredAddress =

@@ -60,6 +60,32 @@ struct PreferredAddressTests {
         #expect(client.statistics.pathMigrations == 1)
     }
 
+    @Test("the client's probe reaches the preferred address before any of its NEW_CONNECTION_ID frames: the server answers with the client ID in use (the client's address is the same, §9.5) and the client moves at once")
+    func probeBeforeClientIDs() throws {
+        let pair = Pair(seed: 1004) { _, server in server.preferredAddress = PreferredAddressConfiguration(ipv4: Self.preferred) }
+        pair.serverAddresses.insert(Self.preferred)
+        // Every 1-RTT datagram of the client's that is not the probe is lost until the client has
+        // moved, so the server holds no spare ID of the client's when the PATH_CHALLENGE arrives.
+        pair.network.intercept = { side, bytes in
+            guard side == .client, let client = pair.clientConnection, client.remoteAddress != Self.preferred,
+                let packet = wirePackets(bytes).first, packet.type == .oneRTT
+            else { return true }
+            return packet.destinationCID == client.peerParameters?.preferredAddress?.connectionID
+        }
+        try pair.connect()
+        let confirmed = pair.run(for: .seconds(5)) { pair.clientConnection?.handshakeConfirmed == true }
+        let client = try #require(pair.clientConnection)
+        let confirmedAt = pair.now
+        #expect(confirmed)
+        // Well before the probe's own retransmission (a PTO with the initial RTT, about 1 s).
+        #expect(pair.run(for: .milliseconds(300)) { client.remoteAddress == Self.preferred && client.isPathValidated })
+        print("preferred address without spare client IDs: moved \(pair.now - confirmedAt) after confirmation")
+        let server = try #require(pair.serverConnection)
+        let download = DownloadTransfer(pair: pair, size: 200_000)
+        #expect(pair.run(for: .seconds(10)) { download.pump(); return download.isComplete } && download.corruptions == 0)
+        #expect(server.localAddress == Self.preferred && server.isPathValidated)
+    }
+
     @Test("a preferred address that does not answer: validation fails, the client stays on the original address and retires the preferred ID")
     func unreachablePreferredAddress() throws {
         let pair = try pair(seed: 1001, reachable: false)

@@ -19,8 +19,8 @@ struct RelayTests {
     static let port: UInt16 = 4433
 
     /// The relay between the namespaces, with `impairments` (command-line flags) added.
-    func startRelay(_ namespaces: RelayNamespaces, _ impairments: [String]) throws -> RelayProcess {
-        try RelayProcess(
+    func startRelay(_ namespaces: RelayNamespaces, _ impairments: [String]) throws -> ToolProcess {
+        try ToolProcess(
             namespace: namespaces.relay,
             arguments: ["--listen", "\(namespaces.relayClientSide):\(Self.port)", "--upstream", "\(namespaces.serverAddress):\(Self.port)"]
                 + impairments)

@@ -173,6 +173,30 @@ struct ToolBadInputTests {
         }
     }
 
+    @Test("path options: --migrate-to that is no IP address, not one of this host's, of the other family or with AF_XDP; --preferred-address that is no IP address, with AF_XDP or with --listen on one address — each named with its fix, exit 64, nothing sent")
+    func pathOptionErrors() throws {
+        let url = ["https://127.0.0.1:\(Self.basePort + 10)/a.txt"]
+        let notAnIP = try get(url, ["--migrate-to", "notanip"])
+        #expect(notAnIP.status == 64 && notAnIP.output.contains("--migrate-to 'notanip' is not an IP address; give an IPv4 or IPv6 address of this host"), "\(notAnIP.output)")
+        // 192.0.2.0/24 is TEST-NET-1: configured nowhere here.
+        let foreign = try get(url, ["--migrate-to", "192.0.2.7", "--datapath", "udp"])
+        #expect(foreign.status == 64 && foreign.output.contains("--migrate-to 192.0.2.7 is not an address of this host; add it first (ip addr add"), "\(foreign.output)")
+        let otherFamily = try get(url, ["--migrate-to", "::1", "--datapath", "udp"])
+        #expect(otherFamily.status == 64 && otherFamily.output.contains("are of different IP families"), "\(otherFamily.output)")
+        let afxdp = try get(url, ["--migrate-to", "127.0.0.2", "--datapath", "afxdp", "--dev", "lo"])
+        #expect(afxdp.status == 64 && afxdp.output.contains("--migrate-to works only on the UDP socket datapath") && afxdp.output.contains("use --datapath udp"), "\(afxdp.output)")
+
+        func serve(_ extra: [String], listen: String = ":\(Self.basePort + 11)") throws -> (status: Int32, output: String) {
+            try Self.tool(["serve", "--listen", listen, "--cert", "\(Self.pki)/server-p256-chain.pem", "--key", "\(Self.pki)/server-p256.key"] + extra)
+        }
+        let notAnAddress = try serve(["--preferred-address", "nope", "--datapath", "udp"])
+        #expect(notAnAddress.status == 64 && notAnAddress.output.contains("--preferred-address 'nope' is not an IP address"), "\(notAnAddress.output)")
+        let withXDP = try serve(["--preferred-address", "127.0.0.2", "--datapath", "afxdp", "--dev", "lo"])
+        #expect(withXDP.status == 64 && withXDP.output.contains("--preferred-address works only on the UDP socket datapath") && withXDP.output.contains("use --datapath udp"), "\(withXDP.output)")
+        let boundListen = try serve(["--preferred-address", "127.0.0.2", "--datapath", "udp"], listen: "127.0.0.1:\(Self.basePort + 11)")
+        #expect(boundListen.status == 64 && boundListen.output.contains("--preferred-address needs --listen on any address (e.g. --listen :\(Self.basePort + 11))"), "\(boundListen.output)")
+    }
+
     @Test("serve: a port in use, no such interface, a missing or wrong certificate, a key of another certificate, a bad --listen — each named")
     func serveErrors() throws {
         try Self.withServer(port: Self.basePort + 7) {

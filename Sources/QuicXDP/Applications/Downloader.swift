@@ -300,6 +300,7 @@ public struct Downloader: QuicApplication {
         progress.transport = "ECN \(ecn), key updates \(connection.keyUpdatesInitiated) started "
             + "\(connection.keyUpdatesFollowed) followed, \(statistics.packetsSent) packets sent, \(statistics.packetsLost) lost, "
             + "\(statistics.packetsReceived) received, \(statistics.undecryptablePackets) undecryptable"
+        progress.path = "path: " + connection.pathSummary
         let failed = progress.failed.load(ordering: .relaxed)
         // H3_NO_ERROR for HTTP/3 (RFC 9114 §8.1); hq-interop uses 0.
         let code = applicationProtocol == .h3 ? HTTP3ErrorCode.noError.rawValue : 0

@@ -76,6 +76,9 @@ public struct FileServer: QuicApplication {
         case .stream(.stopped(let id, _)):
             if case .sending(let body)? = sessions[handle.index]?.requests[id] { body.close() }
             sessions[handle.index]?.requests[id] = nil
+        case .closed(let reason):
+            // Where the client ended up: migrations and the preferred address show here.
+            settings.log?("connection closed (\(reason)): \(connection.pathSummary)")
         default:
             break
         }

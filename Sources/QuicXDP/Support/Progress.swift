@@ -21,6 +21,7 @@ public final class TransferProgress: Sendable {
     private let closeDescription = Mutex<String?>(nil)
     private let connectionDescription = Mutex<String?>(nil)
     private let transportDescription = Mutex<String?>(nil)
+    private let pathDescription = Mutex<String?>(nil)
 
     public init() {}
 
@@ -37,6 +38,12 @@ public final class TransferProgress: Sendable {
     public var transport: String? {
         get { transportDescription.withLock { $0 } }
         set { transportDescription.withLock { $0 = newValue } }
+    }
+
+    /// The path the connection ended on (`Connection.pathSummary`).
+    public var path: String? {
+        get { pathDescription.withLock { $0 } }
+        set { pathDescription.withLock { $0 = newValue } }
     }
 
     public var closeReason: String? {
