@@ -9,10 +9,11 @@ gtlsserver / gtlsclient (Debian). Our side runs on AF_XDP and again on the UDP s
 Two topologies. The direct cases (handshake, transfer, multiplexing, chacha20, keyupdate, v2,
 resumption, zerortt) use one veth pair. The impaired cases (handshakeloss, transferloss,
 handshakecorruption, transfercorruption, blackhole, longrtt, ecn, amplificationlimit, retry,
-rebind-port, rebind-addr, connectionmigration, ipv6, and relay variants of resumption,
-zerortt, keyupdate and v2) put our impairment relay, quicxdp-relay, in a third namespace
-between client and server (this kernel has no netem); they run our client against our server
-("ours") and against aioquic.
+rebind-port, rebind-addr, ipv6, and relay variants of resumption, zerortt, keyupdate and v2)
+put our impairment relay, quicxdp-relay, in a third namespace between client and server (this
+kernel has no netem); they run our client against our server ("ours") and against aioquic.
+connectionmigration runs directly: the server offers its second address as preferred_address
+and the client must move there (ours against ours too).
 
 Cases follow the QUIC interop runner's names. Every download is compared byte for byte with
 the file served. A case a peer or our side does not support is reported "unsupported"
@@ -45,6 +46,8 @@ WORK = os.path.join(ROOT, "out", "interop")
 PORT = 4433
 SERVER_V4, CLIENT_V4 = "10.77.0.1", "10.77.0.2"
 SERVER_V6, CLIENT_V6 = "fd00:77::1", "fd00:77::2"
+# The server's second address, offered as its preferred address (connectionmigration).
+SERVER2_V4, SERVER2_V6 = "10.77.0.11", "fd00:77::11"
 # The relayed topology: client ── relay (two sides) ── server, on two veth pairs.
 RELAYED = {
     "client": ("10.78.1.2", "fd00:78:1::2"), "client2": ("10.78.1.3", "fd00:78:1::3"),
@@ -177,9 +180,8 @@ class Namespaces:
             run(["ip", "netns", "add", self.client])
             run(["ip", "link", "add", self.server_dev, "numrxqueues", "1", "numtxqueues", "1", "type", "veth", "peer", "name",
                  self.client_dev, "numrxqueues", "1", "numtxqueues", "1"])
-            for ns, dev, v4, v6 in ((self.server, self.server_dev, SERVER_V4, SERVER_V6),
-                                    (self.client, self.client_dev, CLIENT_V4, CLIENT_V6)):
-                self.place(ns, dev, [v4 + "/24", v6 + "/64"])
+            self.place(self.server, self.server_dev, [SERVER_V4 + "/24", SERVER_V6 + "/64", SERVER2_V4 + "/24", SERVER2_V6 + "/64"])
+            self.place(self.client, self.client_dev, [CLIENT_V4 + "/24", CLIENT_V6 + "/64"])
         except Exception:
             self.close()
             raise
@@ -299,8 +301,12 @@ def small_files(prefix, count, size=1000):
 # name: files, and what each side must do. "relay": the case runs through quicxdp-relay with
 # these impairments (both directions); "{relay_s2}" stands for the relay's second upstream
 # address. "each_connection": every file over its own connection. "capture": judged from a
-# capture on the server's interface too. Relay cases run for the peers in RELAY_PEERS, and for
-# every peer when "all_peers" is set.
+# capture on the server's interface too. "preferred_address": the server offers its second
+# address as preferred_address and the client must move there (the QUIC interop runner's
+# connectionmigration), judged from our side's report of the path it ended on. "server_follows":
+# our server must have moved the connection to the client's new address at least once. Relay cases run
+# for the peers in RELAY_PEERS, and for every peer when "all_peers" is set; "ours" runs the
+# direct cases marked "ours_direct" too.
 CASES = {
     "handshake": {"files": [("hs.bin", 1000)]},
     "transfer": {"files": [("t1m.bin", 1 << 20), ("t3m.bin", 3 << 20), ("t10m.bin", 10 << 20)]},
@@ -323,29 +329,33 @@ CASES = {
     "amplificationlimit": {"files": [("a.bin", 5000)], "relay": ["--delay", "25ms"], "chain": "big-chain.pem",
                            "capture": "amplification"},
     "retry": {"files": [("rt.bin", 5000)], "relay": ["--delay", "5ms"], "retry": True, "capture": "retry"},
-    "rebind-port": {"files": [("rbp.bin", 10 << 20)], "relay": ["--rate", "40mbit", "--delay", "5ms", "--rebind-port", "1s"]},
+    "rebind-port": {"files": [("rbp.bin", 10 << 20)], "relay": ["--rate", "40mbit", "--delay", "5ms", "--rebind-port", "1s"],
+                    "server_follows": True},
     "rebind-addr": {"files": [("rba.bin", 10 << 20)],
-                    "relay": ["--rate", "40mbit", "--delay", "5ms", "--rebind-addr", "{relay_s2}", "--rebind-addr-interval", "1s"]},
+                    "relay": ["--rate", "40mbit", "--delay", "5ms", "--rebind-addr", "{relay_s2}", "--rebind-addr-interval", "1s"],
+                    "server_follows": True},
     "ipv6": {"files": [("v6.bin", 1 << 20)], "ipv6": True, "relay": ["--delay", "5ms"]},
+    "connectionmigration": {"files": [("cm.bin", 5 << 20)], "preferred_address": True, "ours_direct": True},
 }
 QUICK_CASES = ["handshake", "transfer"]
 
 AIOQUIC_NO_ECN = "aioquic neither sets ECN codepoints nor reports ECN counts in its ACK frames"
 NGTCP2_V2 = "ngtcp2 0.12.1 (Debian) implements only a QUIC v2 draft, not RFC 9369"
 
-OUR_NO_REBINDING = "our server does not follow a peer's address change yet: path validation and migration are issue 7, in progress"
+AIOQUIC_NO_PREFERRED = "aioquic's server cannot offer a preferred_address (aioquic 1.7.2 has no option for it)"
+OUR_AFXDP_NO_PREFERRED = ("our AF_XDP port sends every packet from the interface's one address, so our server offers a "
+                          "preferred address only on the UDP socket datapath")
 
 # Which cases each peer can run, and why not the others (reported as unsupported). "ours" is
 # our client against our server (relay cases only).
 PEERS = {
-    "ours": {"alpn": "h3", "unsupported": {
-        ("rebind-port", "both"): OUR_NO_REBINDING, ("rebind-addr", "both"): OUR_NO_REBINDING}},
+    "ours": {"alpn": "h3", "unsupported": {}},
     "aioquic-hq": {"alpn": "hq-interop", "unsupported": {
-        ("ecn", "server"): AIOQUIC_NO_ECN, ("ecn", "client"): AIOQUIC_NO_ECN, ("rebind-port", "server"): OUR_NO_REBINDING,
-        ("rebind-addr", "server"): OUR_NO_REBINDING}},
+        ("ecn", "server"): AIOQUIC_NO_ECN, ("ecn", "client"): AIOQUIC_NO_ECN,
+        ("connectionmigration", "client"): AIOQUIC_NO_PREFERRED}},
     "aioquic-h3": {"alpn": "h3", "unsupported": {
-        ("ecn", "server"): AIOQUIC_NO_ECN, ("ecn", "client"): AIOQUIC_NO_ECN, ("rebind-port", "server"): OUR_NO_REBINDING,
-        ("rebind-addr", "server"): OUR_NO_REBINDING}},
+        ("ecn", "server"): AIOQUIC_NO_ECN, ("ecn", "client"): AIOQUIC_NO_ECN,
+        ("connectionmigration", "client"): AIOQUIC_NO_PREFERRED}},
     "ngtcp2-h3": {"alpn": "h3", "unsupported": {("v2", "server"): NGTCP2_V2, ("v2", "client"): NGTCP2_V2}},
 }
 QUICK_PEERS = ["aioquic-hq", "ngtcp2-h3"]
@@ -377,6 +387,11 @@ class Runner:
         if spec.get("version") == 2:
             # Clients that start in v1 and offer v2 (aioquic --negotiate-v2) are switched to it.
             args += ["--prefer-version", "2"]
+        if spec.get("preferred_address"):
+            args += ["--preferred-address", SERVER2_V4]
+        if spec.get("preferred_address") or spec.get("server_follows"):
+            # The log names the path each connection ended on.
+            args += ["--verbose"]
         return args
 
     def our_client(self, ns, datapath, urls, out, keylog, case, session, alpn):
@@ -431,10 +446,13 @@ class Runner:
         return args
 
     # -- ngtcp2 (GnuTLS examples from Debian; HTTP/3 only)
-    def ngtcp2_server(self, ns, www):
+    def ngtcp2_server(self, ns, www, spec):
         # gtlsserver's "::" is an IPv6-only socket; the clients use the IPv4 address.
-        return ns.enter(ns.server) + ["gtlsserver", ns.server_v4, str(PORT), self.pki("server.key"), self.pki("server.pem"),
+        args = ns.enter(ns.server) + ["gtlsserver", ns.server_v4, str(PORT), self.pki("server.key"), self.pki("server.pem"),
                                       "-d", www, "-q"]
+        if spec.get("preferred_address"):
+            args += [f"--preferred-ipv4-addr={SERVER2_V4}:{PORT}"]
+        return args
 
     def ngtcp2_client(self, ns, urls, out, case, session, directory):
         spec = CASES[case]
@@ -460,7 +478,7 @@ class Runner:
                              cwd=EXAMPLES)
             ready = server.wait_for(r"Listening|listening|Running", 15) or (time.sleep(2) or server.proc.poll() is None)
         else:
-            server = Process(self.ngtcp2_server(ns, www), log_path)
+            server = Process(self.ngtcp2_server(ns, www, spec), log_path)
             ready = server.wait_for(r"document root", 10) or (time.sleep(1) or server.proc.poll() is None)
         if not ready:
             server.stop()
@@ -483,6 +501,8 @@ class Runner:
         role_name = "ours" if peer == "ours" else ("our-server" if our_role == "server" else "our-client")
         name = f"{case}/{peer}/{datapath}" if peer == "ours" else f"{case}/{peer}/{role_name}/{datapath}"
         reason = PEERS[peer]["unsupported"].get((case, our_role))
+        if not reason and spec.get("preferred_address") and our_role in ("server", "both") and datapath == "afxdp":
+            reason = OUR_AFXDP_NO_PREFERRED
         runs = self.runs
         if reason:
             self.results.append({"case": case, "peer": peer, "our_role": our_role, "datapath": datapath,
@@ -615,6 +635,33 @@ class Runner:
         else:
             if spec.get("version") == 2 and "0x6b3343cf" not in text and "VERSION_2" not in text:
                 raise RuntimeError("aioquic did not negotiate QUIC v2")
+        if spec.get("preferred_address") and our_role in ("client", "both"):
+            line = next((l for l in text.splitlines() if l.startswith("path: ")), "(no path line)")
+            if "(the server's preferred address)" not in line:
+                raise RuntimeError(f"our client did not move to the preferred address: {line}")
+        if spec.get("preferred_address") and our_role in ("server", "both"):
+            line = self.our_server_closed_line(directory)
+            if f"local {SERVER2_V4}:{PORT} (our preferred address)" not in line:
+                raise RuntimeError(f"the {peer} client did not move to our preferred address: {line}")
+            log(f"  path        {line}")
+        if spec.get("server_follows") and our_role in ("server", "both"):
+            line = self.our_server_closed_line(directory)
+            migrations = re.search(r", (\d+) path migrations?,", line)
+            if not migrations or int(migrations.group(1)) == 0:
+                raise RuntimeError(f"our server never followed the client's new address: {line}")
+            log(f"  path        {line}")
+
+    def our_server_closed_line(self, directory):
+        """Our server's "connection closed" log line (serve --verbose): the path the connection
+        ended on. The client's CONNECTION_CLOSE may reach the server just after the client exits."""
+        deadline = time.time() + 3
+        while time.time() < deadline:
+            with open(os.path.join(directory, "server.log")) as f:
+                closed = [l for l in f.read().splitlines() if l.startswith("connection closed")]
+            if closed:
+                return closed[-1]
+            time.sleep(0.1)
+        return "(no 'connection closed' line in the server log)"
 
     def goodput(self, peer, our_role, client_logs, bytes_total=0):
         text = "\n".join(client_logs)
@@ -722,7 +769,7 @@ class Runner:
                 for datapath in datapaths:
                     for case in cases:
                         spec = CASES[case]
-                        if peer == "ours" and "relay" not in spec:
+                        if peer == "ours" and "relay" not in spec and not spec.get("ours_direct"):
                             continue  # ours against ours only through the relay
                         if "relay" in spec and not spec.get("all_peers") and peer not in RELAY_PEERS \
                                 and not (explicit and peer in explicit):
