@@ -72,6 +72,7 @@ public final class EngineHost: @unchecked Sendable {
             var socketPort = try UDPPort(address: address, port: port)
             var handler = QuicHandler(
                 endpoint: Endpoint(configuration: setup.endpoint(0)), application: setup.application(0, control))
+            defer { handler.application.engineStopped() }
             try setup.prepare(&handler, Instant(MonotonicTime.now()))
             log("UDP socket on port \(socketPort.localPort) (GSO \(socketPort.gsoEnabled ? "on" : "off"), GRO \(socketPort.groEnabled ? "on" : "off"))")
             ready()
@@ -109,6 +110,7 @@ public final class EngineHost: @unchecked Sendable {
                     var handler = QuicHandler(
                         endpoint: Endpoint(configuration: setup.endpoint(queue)), application: setup.application(queue, control),
                         localAddress: address.map { SocketAddress($0, port: port) })
+                    defer { handler.application.engineStopped() }
                     try setup.prepare(&handler, Instant(MonotonicTime.now()))
                     log("serving on \(interface) queue \(queue), UDP port \(port) (AF_XDP \(xdpPort.zeroCopy ? "zero-copy" : "copy mode"))")
                     ready()
