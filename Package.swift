@@ -128,7 +128,7 @@ let package = Package(
         // alone against a mutex-guarded list (the design before the lock-free queues).
         .executableTarget(
             name: "EmbeddingBench",
-            dependencies: ["QuicXDP", "QuicDatapath"],
+            dependencies: ["QuicXDP", "QuicDatapath", "CQuicShim"],
             path: "Benchmarks/EmbeddingBench"
         ),
         // ns and heap allocations per ACK through LossRecovery for each congestion controller.
