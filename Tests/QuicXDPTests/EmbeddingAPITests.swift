@@ -172,6 +172,92 @@ struct EmbeddingAPITests {
     }
 }
 
+extension EmbeddingAPITests {
+    @Test("errors reach the reader: a reset after data (data first, then the code), the peer closing, our shutdown")
+    func errorsReachReaders() async throws {
+        let port = Self.port &+ 2
+        let server = try QuicServer(listen: "127.0.0.1:\(port)", configuration: Self.serverConfiguration())
+        let client = try QuicClient()
+        defer { client.shutdown() }
+        let connection = try await client.connect(
+            to: QuicCore.SocketAddress("127.0.0.1:\(port)")!, serverName: "server.test", configuration: Self.clientConfiguration())
+        let peer = try await server.accept()
+
+        // Reset after some data: the reader gets the data, then the reset with its code.
+        let resetStream = try await connection.openStream()
+        try await resetStream.write([1, 2, 3, 4, 5])
+        let incoming = try await peer.acceptStream()
+        #expect(try await incoming.read(maxLength: 2) == [1, 2])
+        var rest: [UInt8] = []
+        while rest.count < 3, let chunk = try await incoming.read() { rest += chunk }
+        #expect(rest == [3, 4, 5])
+        resetStream.reset(errorCode: 77)
+        await #expect(throws: QuicError.streamReset(77)) { _ = try await incoming.read() }
+
+        // A reader waiting when the peer closes the connection gets the close.
+        let quiet = try await connection.openStream()
+        try await quiet.write([9])
+        let waiting = try await peer.acceptStream()
+        #expect(try await waiting.read() == [9])
+        let pendingRead = Task { try await waiting.read() }
+        let pendingAccept = Task { try await peer.acceptStream() }
+        try await Task.sleep(for: .milliseconds(50))
+        connection.close(errorCode: 3, reason: "bye")
+        do {
+            _ = try await pendingRead.value
+            Issue.record("the read returned after the peer closed")
+        } catch let error as QuicError {
+            guard case .connectionClosed = error else { Issue.record("unexpected \(error)"); return }
+        }
+        await #expect(throws: QuicError.self) { _ = try await pendingAccept.value }
+        #expect(peer.closeReason != nil)
+
+        // Calls waiting when the endpoint shuts down fail with endpointStopped, and so do later ones.
+        let pendingServerAccept = Task { try await server.accept() }
+        try await Task.sleep(for: .milliseconds(50))
+        server.shutdown()
+        await #expect(throws: QuicError.endpointStopped) { _ = try await pendingServerAccept.value }
+        await #expect(throws: QuicError.endpointStopped) { _ = try await server.accept() }
+        await #expect(throws: QuicError.endpointStopped) { try await waiting.write([1]) }
+    }
+
+    @Test("many tasks write to one stream at once: every write completes and the bytes arrive whole")
+    func concurrentWriters() async throws {
+        let port = Self.port &+ 3
+        let server = try QuicServer(listen: "127.0.0.1:\(port)", configuration: Self.serverConfiguration())
+        defer { server.shutdown() }
+        let client = try QuicClient()
+        defer { client.shutdown() }
+        let connection = try await client.connect(
+            to: QuicCore.SocketAddress("127.0.0.1:\(port)")!, serverName: "server.test", configuration: Self.clientConfiguration())
+        let peer = try await server.accept()
+        let stream = try await connection.openStream()
+        let writers = 16, perWriter = 200
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for writer in 0..<writers {
+                group.addTask {
+                    for index in 0..<perWriter { try await stream.write([UInt8(writer), UInt8(index & 0xff), 0xee]) }
+                }
+            }
+            try await group.waitForAll()
+        }
+        try await stream.finish()
+        let incoming = try await peer.acceptStream()
+        let bytes = try await incoming.readAll()
+        #expect(bytes.count == writers * perWriter * 3)
+        // Each 3-byte write arrives intact, and each writer's writes in order.
+        var next = [Int](repeating: 0, count: writers)
+        var intact = true
+        for offset in stride(from: 0, to: bytes.count, by: 3) {
+            let writer = Int(bytes[offset])
+            guard writer < writers, bytes[offset + 2] == 0xee, Int(bytes[offset + 1]) == next[writer] & 0xff else { intact = false; break }
+            next[writer] += 1
+        }
+        #expect(intact)
+        connection.close()
+    }
+}
+
 final class Counter: @unchecked Sendable {
     private let lock = NSLock()
     private var stored = 0
