@@ -40,7 +40,9 @@ public struct DatapathStatus: Sendable, Codable {
     public var text: String {
         var lines: [String] = ["\(interface):"]
         if let attached {
-            lines.append("  program        \(attached.programID) '\(attached.programName)' (\(attached.mode.rawValue) mode)\(attached.isQuicXDP ? "" : "  -- not quicxdp's")")
+            var dispatcher = ""
+            if let id = attached.dispatcherID { dispatcher = " \(id)" }
+            lines.append("  program        \(attached.programID) '\(attached.programName)' (\(attached.mode.rawValue) mode, \(attached.method.phrase)\(dispatcher))\(attached.isQuicXDP ? "" : "  -- not quicxdp's")")
         } else {
             lines.append("  program        none attached")
         }

@@ -99,7 +99,7 @@ public final class EngineHost: @unchecked Sendable {
         } else {
             let report = try XDPLoader.load(interface: interface, ports: [port])
             host.loadedInterface = interface
-            log("loaded the XDP program on \(interface) (\(report.mode) mode, program \(report.programID))")
+            log("loaded the XDP program on \(interface) (\(report.mode) mode, \(report.method.phrase), program \(report.programID))")
             for note in report.notes { log(note) }
         }
         let chosen = queues ?? Array(0..<max(info.rxQueues, 1))
