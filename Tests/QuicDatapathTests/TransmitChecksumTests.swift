@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import QuicDatapath
 import Testing
 
@@ -24,6 +25,17 @@ struct SendList: DatagramHandler, ~Copyable {
     func nextTimeout() -> MonotonicTime? { nil }
     mutating func handleTimeout(now: MonotonicTime) {}
     var wantsToTransmit: Bool { next < payloads.count }
+}
+
+/// Sends `payloads` through `port` with the poll-mode engine's turn, until all are out.
+func send<Port: DatapathPort & ~Copyable>(_ payloads: [[UInt8]], to destination: SocketAddress, through port: inout Port) throws {
+    var handler = SendList(payloads, to: destination)
+    var statistics = EngineStatistics()
+    for _ in 0..<200 where handler.wantsToTransmit || port.hasPendingTransmit {
+        _ = try PollEngine.turn(port: &port, handler: &handler, now: .now(),
+                                configuration: PollEngine.Configuration(), statistics: &statistics)
+        usleep(1000)
+    }
 }
 
 /// The offload table picks how TX checksums are made; every path must put the same bytes on the
@@ -61,13 +73,7 @@ struct TransmitChecksumTests {
                 configuration.checksumInKernel = inKernel
                 let path = try pair.inA { () throws -> TransmitChecksumPath in
                     var xdpPort = try AFXDPPort(interface: interface, queue: 0, defaultSourcePort: 4433, configuration: configuration)
-                    var handler = SendList(payloads, to: destination)
-                    var statistics = EngineStatistics()
-                    for _ in 0..<200 where handler.wantsToTransmit || xdpPort.hasPendingTransmit {
-                        _ = try PollEngine.turn(port: &xdpPort, handler: &handler, now: .now(),
-                                                configuration: PollEngine.Configuration(), statistics: &statistics)
-                        usleep(1000)
-                    }
+                    try send(payloads, to: destination, through: &xdpPort)
                     return xdpPort.transmitChecksum
                 }
                 selected.append(path)
@@ -85,10 +91,84 @@ struct TransmitChecksumTests {
             }
             // Byte for byte the same on the wire, whichever path made the checksum.
             for index in 0..<payloads.count {
-                #expect(frames[index].frame == frames[index + payloads.count].frame, "software vs device/kernel, datagram \(index)")
-                #expect(frames[index].frame == frames[index + 2 * payloads.count].frame, "software vs kernel, datagram \(index)")
+                let sameAsDevice = frames[index].frame == frames[index + payloads.count].frame
+                let sameAsKernel = frames[index].frame == frames[index + 2 * payloads.count].frame
+                #expect(sameAsDevice && sameAsKernel, "datagram \(index): software vs TX metadata frames differ")
             }
             try pair.inA { _ = try XDPLoader.unload(interface: interface) }
+        }
+    }
+}
+
+/// The UDP-socket port takes GRO and GSO only where the interface's offload table says they
+/// work, and GSO must put the same datagrams on the wire as separate sends.
+@Suite(.enabled(if: isRoot, rootReason))
+struct UDPOffloadTests {
+    @Test("GRO follows the table: off while the veth has no GRO (it would never coalesce), on once generic-receive-offload is on")
+    func groFollowsTable() throws {
+        try withNamespacePair("gro") { pair in
+            let address = IPAddress(pair.addressA4)!
+            func probe() throws -> (Bool, OffloadTable.Provider?) {
+                try pair.inA { () throws -> (Bool, OffloadTable.Provider?) in
+                    let port = try UDPPort(address: address, port: 0)
+                    return (port.groEnabled, port.offloads?.provider(.receiveCoalescing))
+                }
+            }
+            try run(pair.command(["ethtool", "-K", pair.interfaceA, "gro", "off"]), check: true)
+            let (off, offProvider) = try probe()
+            #expect(offProvider == .unavailable && !off)
+            try run(pair.command(["ethtool", "-K", pair.interfaceA, "gro", "on"]), check: true)
+            let (on, onProvider) = try probe()
+            #expect(onProvider == .software && on)
+        }
+    }
+
+    @Test("GSO on a veth without tx-udp-segmentation: the kernel segments; the frames equal those of separate sends, checksums valid")
+    func gsoFramesMatchSeparateSends() throws {
+        try withNamespacePair("gso") { pair in
+            let source = IPAddress(pair.addressA4)!
+            let destination = SocketAddress(IPAddress(pair.addressB4)!, port: 5556)
+            try run(pair.command(["ping", "-c", "1", "-W", "2", pair.addressB4]), check: true)
+            let receiver = try pair.inB { try PeerSocket(ipv6: false, bindPort: 5556) }
+            let payloads = (0..<11).map { index in [UInt8](repeating: UInt8(index), count: 700) } + [[UInt8](repeating: 0xab, count: 301)]
+            let capture = try PacketCapture(namespacePath: pair.pathB, interface: pair.interfaceB, filter: "udp port 5556",
+                                            frames: 2 * payloads.count)
+            var messages: [UInt64] = []
+            var provider: OffloadTable.Provider?
+            for useGSO in [true, false] {
+                var configuration = UDPPortConfiguration()
+                configuration.useGSO = useGSO
+                let (sent, table) = try pair.inA { () throws -> (UInt64, OffloadTable.Provider?) in
+                    var port = try UDPPort(address: source, port: 6000, configuration: configuration)
+                    #expect(port.gsoEnabled == useGSO)
+                    try send(payloads, to: destination, through: &port)
+                    return (port.counters.sentMessages, port.offloads?.provider(.segmentation))
+                }
+                messages.append(sent)
+                provider = table
+                for payload in payloads { #expect(try receiver.receive().bytes == payload, "GSO \(useGSO)") }
+            }
+            #expect(provider == .software, "veth with tx off has no tx-udp-segmentation")
+            #expect(messages == [1, UInt64(payloads.count)], "one GSO message, then one per datagram")
+            #expect(try udpChecksumErrors(namespacePath: pair.pathB) == 0)
+
+            let frames = try capture.stop().compactMap(CapturedUDP.init)
+            try #require(frames.count == 2 * payloads.count, "captured \(frames.count) frames")
+            for (index, frame) in frames.enumerated() {
+                #expect(frame.udpChecksumValid && frame.ipv4HeaderChecksumValid, "frame \(index)")
+                #expect(frame.payload == payloads[index % payloads.count])
+            }
+            // Equal but for the IPv4 identification (and so the header checksum), which the
+            // kernel numbers per send.
+            func masked(_ frame: [UInt8]) -> [UInt8] {
+                var copy = frame
+                for offset in [18, 19, 24, 25] { copy[offset] = 0 }
+                return copy
+            }
+            for index in 0..<payloads.count {
+                let same = masked(frames[index].frame) == masked(frames[index + payloads.count].frame)
+                #expect(same, "datagram \(index) differs between GSO and separate sends")
+            }
         }
     }
 }

@@ -74,7 +74,7 @@ public final class EngineHost: @unchecked Sendable {
                 endpoint: Endpoint(configuration: setup.endpoint(0)), application: setup.application(0, control))
             defer { handler.application.engineStopped() }
             try setup.prepare(&handler, Instant(MonotonicTime.now()))
-            log("UDP socket on port \(socketPort.localPort) (GSO \(socketPort.gsoEnabled ? "on" : "off"), GRO \(socketPort.groEnabled ? "on" : "off"))")
+            log("UDP socket on port \(socketPort.localPort) (GSO \(socketPort.gsoEnabled ? "on" : "off"), GRO \(socketPort.groEnabled ? "on" : "off")\(socketPort.offloads.map { " as \($0.interface)'s offload table says" } ?? ""))")
             ready()
             _ = try PollEngine.run(port: &socketPort, handler: &handler, control: control)
         }
@@ -112,7 +112,7 @@ public final class EngineHost: @unchecked Sendable {
                         localAddress: address.map { SocketAddress($0, port: port) })
                     defer { handler.application.engineStopped() }
                     try setup.prepare(&handler, Instant(MonotonicTime.now()))
-                    log("serving on \(interface) queue \(queue), UDP port \(port) (AF_XDP \(xdpPort.zeroCopy ? "zero-copy" : "copy mode"))")
+                    log("serving on \(interface) queue \(queue), UDP port \(port) (AF_XDP \(xdpPort.zeroCopy ? "zero-copy" : "copy mode"), TX checksums \(xdpPort.transmitChecksum == .metadata ? "by the device (TX metadata)" : "in software"))")
                     ready()
                     _ = try PollEngine.run(port: &xdpPort, handler: &handler, control: control)
                 }
