@@ -98,37 +98,41 @@ struct BridgeApplication: QuicApplication {
             connectContinuations[nextTag] = continuation
             nextTag += 1
             pendingConnects.append(request)
-        case .openStream(let id, let direction, let continuation):
-            guard let entry = entries[id] else { return continuation.resume(throwing: closedError(id)) }
+        case .openStream(let channel, let direction, let continuation):
+            guard let entry = entries[channel.id] else { return continuation.resume(throwing: closedError(channel)) }
             if let stream = entry.connection.openStream(direction) {
-                continuation.resume(returning: streamChannel(id, stream))
+                continuation.resume(returning: streamChannel(channel.id, stream))
             } else {
-                entries[id]?.openWaiters.append((direction, continuation))
+                entries[channel.id]?.openWaiters.append((direction, continuation))
             }
-        case .write(let id, let stream, let bytes, let fin, let continuation):
-            guard entries[id] != nil else { return continuation.resume(throwing: closedError(id)) }
-            entries[id]?.writes[stream, default: []].append(PendingWrite(bytes: bytes, offset: 0, fin: fin, continuation: continuation))
-            flushWrites(id)
-        case .resumeReading(let id, let stream):
-            readStream(id, stream)
-        case .reset(let id, let stream, let code):
-            try? entries[id]?.connection.resetStream(stream, errorCode: code)
-            failWrites(id, stream, QuicError.streamClosed)
-        case .stopSending(let id, let stream, let code):
-            try? entries[id]?.connection.stopSending(stream, errorCode: code)
-        case .datagram(let id, let bytes, let continuation):
-            guard let entry = entries[id] else { return continuation.resume(throwing: closedError(id)) }
+        case .write(let channel, let stream, let bytes, let fin, let continuation):
+            guard entries[channel.id] != nil else { return continuation.resume(throwing: closedError(channel)) }
+            entries[channel.id]?.writes[stream, default: []].append(
+                PendingWrite(bytes: bytes, offset: 0, fin: fin, continuation: continuation))
+            flushWrites(channel.id)
+        case .resumeReading(let channel, let stream):
+            readStream(channel.id, stream)
+        case .reset(let channel, let stream, let code):
+            try? entries[channel.id]?.connection.resetStream(stream, errorCode: code)
+            failWrites(channel.id, stream, QuicError.streamClosed)
+        case .stopSending(let channel, let stream, let code):
+            try? entries[channel.id]?.connection.stopSending(stream, errorCode: code)
+        case .datagram(let channel, let bytes, let continuation):
+            guard let entry = entries[channel.id] else { return continuation.resume(throwing: closedError(channel)) }
             if entry.connection.sendDatagram(bytes) {
                 continuation.resume()
             } else {
                 continuation.resume(throwing: QuicError.datagramUnsupported)
             }
-        case .close(let id, let code, let reason):
-            entries[id]?.connection.close(errorCode: code, reason: reason, now: now)
+        case .close(let channel, let code, let reason):
+            entries[channel.id]?.connection.close(errorCode: code, reason: reason, now: now)
         }
     }
 
-    private func closedError(_ id: Int) -> QuicError { .connectionClosed("gone") }
+    /// A command for a connection this worker no longer has: it ended, and said why.
+    private func closedError(_ channel: ConnectionChannel) -> QuicError {
+        .connectionClosed(channel.closeReason.value ?? "connection ended")
+    }
 
     /// The stream's channel, made on first use (opened by either side, or first readable).
     private mutating func streamChannel(_ id: Int, _ stream: StreamID) -> StreamChannel {
@@ -286,7 +290,7 @@ struct BridgeApplication: QuicApplication {
         case .stream(.streamsAvailable):
             let waiting = entry.openWaiters
             entries[id]?.openWaiters = []
-            for (direction, continuation) in waiting { apply(.openStream(connection: id, direction, continuation)) }
+            for (direction, continuation) in waiting { apply(.openStream(connection: entry.channel, direction, continuation)) }
         case .stream(.finished):
             break
         case .datagramReceived:

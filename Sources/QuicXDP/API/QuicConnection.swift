@@ -24,33 +24,37 @@ public final class QuicConnection: Sendable {
     /// Opens a stream; waits while the peer's stream limit allows none.
     public func openStream(_ direction: StreamDirection = .bidirectional) async throws -> QuicStream {
         let stream = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<StreamChannel, any Error>) in
-            mailbox.submit(.openStream(connection: id, direction, continuation))
+            mailbox.submit(.openStream(connection: channel, direction, continuation))
         }
         return QuicStream(connection: self, channel: stream)
     }
 
     /// The next stream the peer opened.
     public func acceptStream() async throws -> QuicStream {
-        guard let stream = try await channel.incomingStreams.receive() else { throw QuicError.connectionClosed("gone") }
+        guard let stream = try await channel.incomingStreams.receive() else {
+            throw QuicError.connectionClosed(channel.closeReason.value ?? "connection ended")
+        }
         return QuicStream(connection: self, channel: stream)
     }
 
     /// Sends an unreliable DATAGRAM frame (RFC 9221); throws when the peer does not take them.
     public func sendDatagram(_ payload: [UInt8]) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            mailbox.submit(.datagram(connection: id, bytes: payload, continuation))
+            mailbox.submit(.datagram(connection: channel, bytes: payload, continuation))
         }
     }
 
     /// The next DATAGRAM payload received.
     public func receiveDatagram() async throws -> [UInt8] {
-        guard let datagram = try await channel.datagrams.receive() else { throw QuicError.connectionClosed("gone") }
+        guard let datagram = try await channel.datagrams.receive() else {
+            throw QuicError.connectionClosed(channel.closeReason.value ?? "connection ended")
+        }
         return datagram
     }
 
     /// Closes the connection with an application error code (CONNECTION_CLOSE, RFC 9000 §10.2).
     public func close(errorCode: UInt64 = 0, reason: String = "") {
-        mailbox.submit(.close(connection: id, code: errorCode, reason: reason))
+        mailbox.submit(.close(connection: channel, code: errorCode, reason: reason))
     }
 }
 
@@ -69,9 +73,9 @@ public final class QuicStream: Sendable {
     /// Writes `bytes` (and ends the stream with `fin`); returns once QUIC took them all, so a
     /// writer waits for flow-control window and buffer space.
     public func write(_ bytes: [UInt8], fin: Bool = false) async throws {
-        let (connectionID, stream, mailbox) = (connection.id, id, connection.mailbox)
+        let (owner, stream, mailbox) = (connection.channel, id, connection.mailbox)
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            mailbox.submit(.write(connection: connectionID, stream: stream, bytes: bytes, fin: fin, continuation))
+            mailbox.submit(.write(connection: owner, stream: stream, bytes: bytes, fin: fin, continuation))
         }
     }
 
@@ -87,7 +91,7 @@ public final class QuicStream: Sendable {
             chunk.count <= limit ? (chunk, nil) : (Array(chunk[..<limit]), Array(chunk[limit...]))
         }
         if let bytes, channel.consumed(bytes.count) {
-            connection.mailbox.submit(.resumeReading(connection: connection.id, stream: id))
+            connection.mailbox.submit(.resumeReading(connection: connection.channel, stream: id))
         }
         return bytes
     }
@@ -104,11 +108,11 @@ public final class QuicStream: Sendable {
 
     /// Abandons sending with an application error code (RESET_STREAM).
     public func reset(errorCode: UInt64) {
-        connection.mailbox.submit(.reset(connection: connection.id, stream: id, code: errorCode))
+        connection.mailbox.submit(.reset(connection: connection.channel, stream: id, code: errorCode))
     }
 
     /// Asks the peer to stop sending (STOP_SENDING).
     public func stopSending(errorCode: UInt64) {
-        connection.mailbox.submit(.stopSending(connection: connection.id, stream: id, code: errorCode))
+        connection.mailbox.submit(.stopSending(connection: connection.channel, stream: id, code: errorCode))
     }
 }

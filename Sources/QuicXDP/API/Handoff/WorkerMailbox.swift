@@ -11,13 +11,13 @@ import Synchronization
 final class WorkerMailbox: Sendable {
     enum Command {
         case connect(ConnectRequest, CheckedContinuation<ConnectionChannel, any Error>)
-        case openStream(connection: Int, StreamDirection, CheckedContinuation<StreamChannel, any Error>)
-        case write(connection: Int, stream: StreamID, bytes: [UInt8], fin: Bool, CheckedContinuation<Void, any Error>)
-        case resumeReading(connection: Int, stream: StreamID)
-        case reset(connection: Int, stream: StreamID, code: UInt64)
-        case stopSending(connection: Int, stream: StreamID, code: UInt64)
-        case datagram(connection: Int, bytes: [UInt8], CheckedContinuation<Void, any Error>)
-        case close(connection: Int, code: UInt64, reason: String)
+        case openStream(connection: ConnectionChannel, StreamDirection, CheckedContinuation<StreamChannel, any Error>)
+        case write(connection: ConnectionChannel, stream: StreamID, bytes: [UInt8], fin: Bool, CheckedContinuation<Void, any Error>)
+        case resumeReading(connection: ConnectionChannel, stream: StreamID)
+        case reset(connection: ConnectionChannel, stream: StreamID, code: UInt64)
+        case stopSending(connection: ConnectionChannel, stream: StreamID, code: UInt64)
+        case datagram(connection: ConnectionChannel, bytes: [UInt8], CheckedContinuation<Void, any Error>)
+        case close(connection: ConnectionChannel, code: UInt64, reason: String)
 
         func fail(_ error: any Error) {
             switch self {
