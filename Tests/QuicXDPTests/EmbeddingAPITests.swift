@@ -25,6 +25,16 @@ struct EmbeddingAPITests {
 
     static let port = UInt16.random(in: 20000...40000)
 
+    /// A server on `port` and a client connected to it: (server, client, the client's
+    /// connection, the server's).
+    static func connectedPair(port: UInt16) async throws -> (QuicServer, QuicClient, QuicConnection, QuicConnection) {
+        let server = try QuicServer(listen: "127.0.0.1:\(port)", configuration: serverConfiguration())
+        let client = try QuicClient()
+        let connection = try await client.connect(
+            to: QuicCore.SocketAddress("127.0.0.1:\(port)")!, serverName: "server.test", configuration: clientConfiguration())
+        return (server, client, connection, try await server.accept())
+    }
+
     @Test("echo: 2 MB out and back on one stream, three streams at once, a datagram each way")
     func echo() async throws {
         let server = try QuicServer(listen: "127.0.0.1:\(Self.port)", configuration: Self.serverConfiguration())
@@ -134,13 +144,9 @@ struct EmbeddingAPITests {
     @Test("backpressure: a writer waits while the reader does not read; nothing is lost")
     func backpressure() async throws {
         let port = Self.port &+ 1
-        let server = try QuicServer(listen: "127.0.0.1:\(port)", configuration: Self.serverConfiguration())
+        let (server, client, connection, peer) = try await Self.connectedPair(port: port)
         defer { server.shutdown() }
-        let client = try QuicClient()
         defer { client.shutdown() }
-        let connection = try await client.connect(
-            to: QuicCore.SocketAddress("127.0.0.1:\(port)")!, serverName: "server.test", configuration: Self.clientConfiguration())
-        let peer = try await server.accept()
         let stream = try await connection.openStream()
         let total = 24 << 20  // far more than the stream window and both buffers together
         let written = Counter()
@@ -176,12 +182,8 @@ extension EmbeddingAPITests {
     @Test("errors reach the reader: a reset after data (data first, then the code), the peer closing, our shutdown")
     func errorsReachReaders() async throws {
         let port = Self.port &+ 2
-        let server = try QuicServer(listen: "127.0.0.1:\(port)", configuration: Self.serverConfiguration())
-        let client = try QuicClient()
+        let (server, client, connection, peer) = try await Self.connectedPair(port: port)
         defer { client.shutdown() }
-        let connection = try await client.connect(
-            to: QuicCore.SocketAddress("127.0.0.1:\(port)")!, serverName: "server.test", configuration: Self.clientConfiguration())
-        let peer = try await server.accept()
 
         // Reset after some data: the reader gets the data, then the reset with its code.
         let resetStream = try await connection.openStream()
@@ -224,13 +226,9 @@ extension EmbeddingAPITests {
     @Test("many tasks write to one stream at once: every write completes and the bytes arrive whole")
     func concurrentWriters() async throws {
         let port = Self.port &+ 3
-        let server = try QuicServer(listen: "127.0.0.1:\(port)", configuration: Self.serverConfiguration())
+        let (server, client, connection, peer) = try await Self.connectedPair(port: port)
         defer { server.shutdown() }
-        let client = try QuicClient()
         defer { client.shutdown() }
-        let connection = try await client.connect(
-            to: QuicCore.SocketAddress("127.0.0.1:\(port)")!, serverName: "server.test", configuration: Self.clientConfiguration())
-        let peer = try await server.accept()
         let stream = try await connection.openStream()
         let writers = 16, perWriter = 200
         try await withThrowingTaskGroup(of: Void.self) { group in
