@@ -66,7 +66,7 @@ public struct DatapathStatus: Sendable, Codable {
         }
         lines.append("  offloads")
         for entry in offloads.entries {
-            lines.append("    \(entry.capability.rawValue.padded(26)) \(entry.provider.rawValue.padded(9)) \(entry.detail)")
+            lines.append("    \(entry.capability.rawValue.padded(26)) \(entry.provider.rawValue.padded(11)) \(entry.detail)")
         }
         return lines.joined(separator: "\n")
     }
