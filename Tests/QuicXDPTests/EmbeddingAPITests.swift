@@ -223,6 +223,31 @@ extension EmbeddingAPITests {
         await #expect(throws: QuicError.endpointStopped) { try await waiting.write([1]) }
     }
 
+    @Test("the peer sends, finishes and closes while our reader sleeps: what arrived stays readable, then the end")
+    func dataBeforeCloseIsKept() async throws {
+        let (server, client, connection, peer) = try await Self.connectedPair(port: Self.port &+ 4)
+        defer { server.shutdown() }
+        defer { client.shutdown() }
+        // More than the stream channel holds (1 MiB), less than it plus QUIC's window, so part
+        // of it is still inside QUIC when the close arrives.
+        let payload = (0..<(1_080_000)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 9) }
+        let stream = try await peer.openStream()
+        try await stream.write(payload, fin: true)
+        try await Task.sleep(for: .milliseconds(800))  // delivered and acknowledged
+        peer.close(errorCode: 0, reason: "done")
+        let incoming = try await connection.acceptStream()
+        try await Task.sleep(for: .milliseconds(400))  // the close is in
+        #expect(connection.closeReason != nil)
+        var received: [UInt8] = []
+        do {
+            while let chunk = try await incoming.read() { received += chunk }
+        } catch {
+            Issue.record("after \(received.count) of \(payload.count) bytes: \(error)")
+        }
+        #expect(received.count == payload.count)
+        #expect(received == payload)
+    }
+
     @Test("many tasks write to one stream at once: every write completes and the bytes arrive whole")
     func concurrentWriters() async throws {
         let port = Self.port &+ 3

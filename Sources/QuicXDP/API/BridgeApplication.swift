@@ -314,7 +314,10 @@ struct BridgeApplication: QuicApplication {
         entry.channel.closeReason.set(reason)
         entry.channel.incomingStreams.finish(.failed(error))
         entry.channel.datagrams.finish(.failed(error))
-        for (_, stream) in entry.streams { stream.inbound.finish(.failed(error)) }
+        for (stream, channel) in entry.streams {
+            // What the peer sent before closing stays readable, then the close (or the FIN).
+            channel.inbound.finish(drainRemainder(entry.connection, stream, into: channel) ?? .failed(error))
+        }
         entries[id]?.streams = [:]
         for (_, queue) in entry.writes { for write in queue { write.continuation.resume(throwing: error) } }
         entries[id]?.writes = [:]
@@ -326,6 +329,32 @@ struct BridgeApplication: QuicApplication {
         }
     }
 
+    /// The connection closed: moves everything QUIC still holds for the stream into its channel
+    /// as one last chunk (the budget no longer applies; QUIC's flow control bounded it, and the
+    /// ring kept a slot for it). Returns the stream's end if QUIC had it.
+    private func drainRemainder(_ connection: Connection, _ stream: StreamID, into channel: StreamChannel) -> ChannelEnd? {
+        guard !channel.inbound.isEnded else { return nil }
+        var chunk: [UInt8] = []
+        var end: ChannelEnd?
+        while true {
+            let result: (count: Int, fin: Bool)
+            do {
+                result = try connection.read(stream, into: scratch)
+            } catch {
+                if case .resetByPeer(let code) = error { end = .failed(.streamReset(code)) }
+                break
+            }
+            chunk.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[..<result.count]))
+            if result.fin { end = .finished }
+            if result.fin || result.count == 0 { break }
+        }
+        if !chunk.isEmpty {
+            channel.buffered.add(chunk.count, ordering: .sequentiallyConsistent)
+            _ = channel.inbound.buffer.push(chunk)
+        }
+        return end
+    }
+
     /// The engine stopped: connections end with `endpointStopped`, and so does every command
     /// queued or sent later.
     mutating func engineStopped() {
@@ -335,5 +364,6 @@ struct BridgeApplication: QuicApplication {
         connectContinuations = [:]
         for (_, continuation) in startedConnects { continuation.resume(throwing: QuicError.endpointStopped) }
         startedConnects = [:]
+        scratch.deallocate()
     }
 }

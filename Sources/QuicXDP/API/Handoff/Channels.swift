@@ -48,9 +48,10 @@ final class StreamChannel: Sendable {
             && readPaused.exchange(false, ordering: .sequentiallyConsistent)
     }
 
-    /// Worker side: room for more without passing the budget or filling the ring.
+    /// Worker side: room for more without passing the budget or filling the ring. The ring's
+    /// last slot is kept for what QUIC still holds when the connection closes.
     var room: Int {
-        inbound.buffer.isFull ? 0 : StreamChannel.inboundLimit - buffered.load(ordering: .sequentiallyConsistent)
+        inbound.buffer.isNearlyFull ? 0 : StreamChannel.inboundLimit - buffered.load(ordering: .sequentiallyConsistent)
     }
 
     /// Worker side: stop reading; returns true when the readers drained meanwhile and the
@@ -60,7 +61,7 @@ final class StreamChannel: Sendable {
         // The same Dekker shape as the doorbell: a reader that consumed before seeing the flag
         // left the counter low, which the worker sees here.
         guard buffered.load(ordering: .sequentiallyConsistent) < StreamChannel.inboundLimit / 2,
-              !inbound.buffer.isFull
+              !inbound.buffer.isNearlyFull
         else { return false }
         return readPaused.exchange(false, ordering: .sequentiallyConsistent)
     }

@@ -20,6 +20,8 @@ final class RingBuffer<Item>: HandoffBuffer, @unchecked Sendable {
     func popFirst() -> Item? { ring.pop() }
     var hasItems: Bool { ring.count > 0 }
     var isFull: Bool { ring.count >= ring.capacity }
+    /// One slot left: kept for a last push (see `StreamChannel.room`).
+    var isNearlyFull: Bool { ring.count >= ring.capacity - 1 }
 }
 
 /// An unbounded list any number of workers push to: accepted connections (every worker of an
