@@ -96,9 +96,12 @@ public final class Endpoint {
     /// Client-chosen Destination Connection IDs of Initial and 0-RTT packets, until the client
     /// switches to our ID.
     @exclusivity(unchecked) private var initialRoutes: [ConnectionID: ConnectionHandle] = [:]
-    @exclusivity(unchecked) private var initialRouteOf: [Int: ConnectionID] = [:]
+    /// Per handle index, like `connections` (arrays, not dictionaries: `processEvents` looks at
+    /// both for every datagram).
+    @exclusivity(unchecked) private var initialRouteOf: [ConnectionID?] = []
+    @exclusivity(unchecked) private var initialRouteCount = 0
     /// Drained connections whose last events the application has not read yet.
-    @exclusivity(unchecked) private var drained: Set<Int> = []
+    @exclusivity(unchecked) private var drained: [Bool] = []
     /// The peer's stateless reset token of each connection's current peer ID (RFC 9000 §10.3.1).
     /// Hashing is keyed per process, so lookup timing tells nothing of the token values (§10.3.1
     /// allows comparing keyed transforms of the tokens).
@@ -129,9 +132,12 @@ public final class Endpoint {
         let handle: ConnectionHandle
         if let index = freeHandles.popLast() {
             connections[index] = connection
+            drained[index] = false
             handle = ConnectionHandle(index)
         } else {
             connections.append(connection)
+            initialRouteOf.append(nil)
+            drained.append(false)
             handle = ConnectionHandle(connections.count - 1)
         }
         return handle
@@ -240,6 +246,7 @@ public final class Endpoint {
         let handle = insert(connection)
         initialRoutes[incoming.destinationCID] = handle
         initialRouteOf[handle.index] = incoming.destinationCID
+        initialRouteCount += 1
         processEvents(of: handle)
         var datagram = incoming.datagram
         datagram.withUnsafeMutableBytes { raw in
@@ -263,9 +270,9 @@ public final class Endpoint {
     /// Call after driving a connection directly (timeouts, transmits, application calls).
     public func processEvents(of handle: ConnectionHandle) {
         guard let connection = connection(handle) else { return }
-        if drained.contains(handle.index) {
+        if drained[handle.index] {
             if !connection.hasPendingEvents {
-                drained.remove(handle.index)
+                drained[handle.index] = false
                 connections[handle.index] = nil
                 freeHandles.append(handle.index)
             }
@@ -285,19 +292,24 @@ public final class Endpoint {
                 }
             case .drained:
                 routes.removeAll(routingTo: handle)
-                if let initial = initialRouteOf.removeValue(forKey: handle.index) { initialRoutes[initial] = nil }
+                dropInitialRoute(of: handle)
                 if let token = resetTokenOf.removeValue(forKey: handle.index), resetTokens[token] == handle {
                     resetTokens[token] = nil
                 }
-                drained.insert(handle.index)
+                drained[handle.index] = true
                 processEvents(of: handle)
                 return
             }
         }
         // Once the handshake is confirmed the client only uses our IDs.
-        if connection.handshakeConfirmed, let initial = initialRouteOf.removeValue(forKey: handle.index) {
-            initialRoutes[initial] = nil
-        }
+        if initialRouteOf[handle.index] != nil && connection.handshakeConfirmed { dropInitialRoute(of: handle) }
+    }
+
+    private func dropInitialRoute(of handle: ConnectionHandle) {
+        guard let initial = initialRouteOf[handle.index] else { return }
+        initialRouteOf[handle.index] = nil
+        initialRouteCount -= 1
+        initialRoutes[initial] = nil
     }
 
     /// RFC 9000 §6.1: answer a long-header packet of an unknown version with the versions we
@@ -361,7 +373,7 @@ public final class Endpoint {
         case .never: return false
         case .always: return true
         // Server connections whose handshake is not confirmed keep an initial route.
-        case .underLoad(let handshakes): return initialRouteOf.count >= handshakes
+        case .underLoad(let handshakes): return initialRouteCount >= handshakes
         }
     }
 
