@@ -26,6 +26,7 @@ bench: deps bpf
 	$(SWIFT) run -c release $(SWIFT_BUILD_FLAGS) TLSBench
 	$(SWIFT) run -c release $(SWIFT_BUILD_FLAGS) DatapathBench
 	$(SWIFT) run -c release $(SWIFT_BUILD_FLAGS) CongestionBench
+	$(SWIFT) run -c release $(SWIFT_BUILD_FLAGS) EmbeddingBench
 	$(SWIFT) build -c release $(SWIFT_BUILD_FLAGS) --product quicxdp-relay
 	$(SWIFT) run -c release $(SWIFT_BUILD_FLAGS) RelayBench
 	$(SWIFT) build -c release --product quicxdp $(SWIFT_BUILD_FLAGS)

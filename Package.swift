@@ -123,6 +123,14 @@ let package = Package(
             dependencies: ["QuicDatapath", "CLibXDP", "CQuicShim"],
             path: "Benchmarks/DatapathBench"
         ),
+        // The embedding API's hand-off between application tasks and the worker thread: bulk
+        // echo and ping-pong through QuicServer/QuicClient on loopback, and the hand-off queues
+        // alone against a mutex-guarded list (the design before the lock-free queues).
+        .executableTarget(
+            name: "EmbeddingBench",
+            dependencies: ["QuicXDP", "QuicDatapath", "CQuicShim"],
+            path: "Benchmarks/EmbeddingBench"
+        ),
         // ns and heap allocations per ACK through LossRecovery for each congestion controller.
         .executableTarget(
             name: "CongestionBench",

@@ -90,28 +90,35 @@ extension Connection {
             break
         }
         guard let level = EncryptionLevel(header.type) else { return false }
-        let keys: PacketProtectionKeys
+        // Performance: the key objects are referenced without retaining them. They stay owned by
+        // `receiveKeys`, the previous/next 1-RTT keys or `versionCandidate` until the payload is
+        // open, and nothing below uses them after that. (Copying the keys struct retained and
+        // released three objects per packet.)
+        unowned(unsafe) let headerKey: HeaderProtectionKey
+        unowned(unsafe) var aead: AEADKey
         var switchingVersion = false
         if let packetVersion = header.version, packetVersion != version {
             guard let other = keysForOtherVersion(packetVersion, level: level) else {
                 statistics.undecryptablePackets += 1
                 return false
             }
-            keys = other
+            headerKey = other.headerProtection
+            aead = other.aead
             switchingVersion = role == .client
         } else {
-            guard let current = receiveKeys[level.rawValue] else {
+            guard receiveKeys[level.rawValue] != nil else {
                 statistics.undecryptablePackets += 1
                 return false
             }
-            keys = current
+            headerKey = receiveKeys[level.rawValue].unsafelyUnwrapped.headerProtection
+            aead = receiveKeys[level.rawValue].unsafelyUnwrapped.aead
         }
         let space = level.packetNumberSpace
         let packet = UnsafeMutableRawBufferPointer(rebasing: datagram[header.start..<header.end])
         let packetNumberOffset = header.packetNumberOffset - header.start
         guard
             let unmasked = PacketProtection.removeHeaderProtection(
-                packet: packet, packetNumberOffset: packetNumberOffset, key: keys.headerProtection)
+                packet: packet, packetNumberOffset: packetNumberOffset, key: headerKey)
         else {
             statistics.undecryptablePackets += 1
             return false
@@ -121,15 +128,14 @@ extension Connection {
             largestProcessed: received[space.rawValue].largest)
 
         // 1-RTT: the key phase bit picks the keys (RFC 9001 §6.3).
-        var aead = keys.aead
         var isKeyUpdate = false
         if level == .oneRTT {
             let phase = unmasked.firstByte & HeaderBits.shortKeyPhase != 0
             if phase != receiveKeyPhase {
-                if let previous = previousReceiveKeys, packetNumber < firstPacketNumberInReceivePhase {
-                    aead = previous.aead
-                } else if let next = nextReceiveKeys {
-                    aead = next.aead
+                if previousReceiveKeys != nil, packetNumber < firstPacketNumberInReceivePhase {
+                    aead = previousReceiveKeys.unsafelyUnwrapped.aead
+                } else if nextReceiveKeys != nil {
+                    aead = nextReceiveKeys.unsafelyUnwrapped.aead
                     isKeyUpdate = true
                 } else {
                     statistics.undecryptablePackets += 1

@@ -19,6 +19,8 @@ public final class Connection {
 
     public let role: Role
     let configuration: ConnectionConfiguration
+    /// Our max_idle_timeout (what closes a connection the peer never answered).
+    public var localIdleTimeout: TimeSpan { configuration.maxIdleTimeout }
     /// The version in use: the client's Original Version until compatible version negotiation
     /// settles on another (RFC 9368 §2.3).
     @exclusivity(unchecked) public internal(set) var version: QuicVersion

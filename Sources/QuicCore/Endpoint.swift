@@ -98,9 +98,12 @@ public final class Endpoint {
     /// Client-chosen Destination Connection IDs of Initial and 0-RTT packets, until the client
     /// switches to our ID.
     @exclusivity(unchecked) private var initialRoutes: [ConnectionID: ConnectionHandle] = [:]
-    @exclusivity(unchecked) private var initialRouteOf: [Int: ConnectionID] = [:]
+    /// Per handle index, like `connections` (arrays, not dictionaries: `processEvents` looks at
+    /// both for every datagram).
+    @exclusivity(unchecked) private var initialRouteOf: [ConnectionID?] = []
+    @exclusivity(unchecked) private var initialRouteCount = 0
     /// Drained connections whose last events the application has not read yet.
-    @exclusivity(unchecked) private var drained: Set<Int> = []
+    @exclusivity(unchecked) private var drained: [Bool] = []
     /// The peers' stateless reset tokens that count (RFC 9000 §10.3.1: those of the peer IDs each
     /// connection has sent to and not retired, on any of its paths), by connection: a reset
     /// carries no connection ID of ours, only the token at its end. The connections report them
@@ -136,9 +139,12 @@ public final class Endpoint {
         let handle: ConnectionHandle
         if let index = freeHandles.popLast() {
             connections[index] = connection
+            drained[index] = false
             handle = ConnectionHandle(index)
         } else {
             connections.append(connection)
+            initialRouteOf.append(nil)
+            drained.append(false)
             handle = ConnectionHandle(connections.count - 1)
         }
         return handle
@@ -253,6 +259,7 @@ public final class Endpoint {
         let handle = insert(connection)
         initialRoutes[incoming.destinationCID] = handle
         initialRouteOf[handle.index] = incoming.destinationCID
+        initialRouteCount += 1
         processEvents(of: handle)
         var datagram = incoming.datagram
         datagram.withUnsafeMutableBytes { raw in
@@ -276,9 +283,9 @@ public final class Endpoint {
     /// Call after driving a connection directly (timeouts, transmits, application calls).
     public func processEvents(of handle: ConnectionHandle) {
         guard let connection = connection(handle) else { return }
-        if drained.contains(handle.index) {
+        if drained[handle.index] {
             if !connection.hasPendingEvents {
-                drained.remove(handle.index)
+                drained[handle.index] = false
                 connections[handle.index] = nil
                 freeHandles.append(handle.index)
             }
@@ -296,22 +303,27 @@ public final class Endpoint {
                 if resetTokens[token] == handle { resetTokens[token] = nil }
             case .drained:
                 routes.removeAll(routingTo: handle)
-                if let initial = initialRouteOf.removeValue(forKey: handle.index) { initialRoutes[initial] = nil }
+                dropInitialRoute(of: handle)
                 // Its reset tokens: those it announced, and any whose retirement is still queued
                 // behind this event.
                 while let later = connection.pollEndpointEvent() {
                     if case .resetTokenRetired(let token) = later, resetTokens[token] == handle { resetTokens[token] = nil }
                 }
                 for token in connection.announcedResetTokens where resetTokens[token] == handle { resetTokens[token] = nil }
-                drained.insert(handle.index)
+                drained[handle.index] = true
                 processEvents(of: handle)
                 return
             }
         }
         // Once the handshake is confirmed the client only uses our IDs.
-        if connection.handshakeConfirmed, let initial = initialRouteOf.removeValue(forKey: handle.index) {
-            initialRoutes[initial] = nil
-        }
+        if initialRouteOf[handle.index] != nil && connection.handshakeConfirmed { dropInitialRoute(of: handle) }
+    }
+
+    private func dropInitialRoute(of handle: ConnectionHandle) {
+        guard let initial = initialRouteOf[handle.index] else { return }
+        initialRouteOf[handle.index] = nil
+        initialRouteCount -= 1
+        initialRoutes[initial] = nil
     }
 
     /// RFC 9000 §6.1: answer a long-header packet of an unknown version with the versions we
@@ -375,7 +387,7 @@ public final class Endpoint {
         case .never: return false
         case .always: return true
         // Server connections whose handshake is not confirmed keep an initial route.
-        case .underLoad(let handshakes): return initialRouteOf.count >= handshakes
+        case .underLoad(let handshakes): return initialRouteCount >= handshakes
         }
     }
 

@@ -47,6 +47,9 @@ struct GetCommand: ParsableCommand {
     @Option(name: .customLong("qlog-dir"), help: "Write the connection's qlog into this directory.")
     var qlogDirectory: String?
 
+    @Option(name: .long, help: "Seconds without any packet from the server before giving up (our max_idle_timeout).")
+    var timeout: Int = 30
+
     @Option(name: .long, help: "QUIC version to start in: 1 or 2 (the other is offered for compatible version negotiation).")
     var version: Int = 1
 
@@ -97,6 +100,10 @@ struct GetCommand: ParsableCommand {
             let preferred = try parseVersions(String(preferVersion), option: "--prefer-version")[0]
             configuration.availableVersions = preferred == configuration.version ? [preferred] : [preferred, configuration.version]
         }
+        guard (1...600).contains(timeout) else {
+            throw ValidationError("--timeout \(timeout) is not between 1 and 600 seconds")
+        }
+        configuration.maxIdleTimeout = .seconds(Int64(timeout))
         if let qlogDirectory { configuration.makeQlog = try qlogFactory(qlogDirectory) }
 
         let choice = try parseDatapath(datapath, dev: dev)

@@ -15,17 +15,21 @@ struct LoadCommand: ParsableCommand {
     @Option(name: .long, help: "auto (native, falling back to skb), native, or skb.")
     var mode: XDPAttachMode = .auto
 
+    @Option(name: .long, help: "auto (libxdp's multi-program dispatcher, falling back to a direct attach), dispatcher, or direct.")
+    var attach: XDPAttachPreference = .auto
+
     @Option(name: .long, help: "Smallest UDP payload accepted for an Initial (1200 for servers, 0 for clients).")
     var minInitialSize: UInt32 = 1200
 
     func run() throws {
         let ports = try parsePorts(port)
         let report = try reporting { () throws(DatapathError) in
-            try XDPLoader.load(interface: dev, ports: ports, mode: mode, minimumInitialSize: minInitialSize)
+            try XDPLoader.load(interface: dev, ports: ports, mode: mode, attach: attach, minimumInitialSize: minInitialSize)
         }
         for note in report.notes { print("note: \(note)") }
-        print("loaded quicxdp on \(report.interface): program \(report.programID), \(report.mode.rawValue) mode, ports \(report.ports.map(String.init).joined(separator: ",")), maps pinned in \(report.pinDirectory)")
+        print("loaded quicxdp on \(report.interface): program \(report.programID), \(report.mode.rawValue) mode, \(report.method.phrase), ports \(report.ports.map(String.init).joined(separator: ",")), maps pinned in \(report.pinDirectory)")
     }
 }
 
 extension XDPAttachMode: ExpressibleByArgument {}
+extension XDPAttachPreference: ExpressibleByArgument {}

@@ -47,4 +47,10 @@ struct MigratingDownloader: QuicApplication {
     mutating func connectRequestCompleted(tag: Int, _ result: Result<ConnectionHandle, TransportFailure>) {
         downloader.connectRequestCompleted(tag: tag, result)
     }
+
+    mutating func willSleep() -> Bool { downloader.willSleep() }
+
+    mutating func didWake() { downloader.didWake() }
+
+    mutating func engineStopped() { downloader.engineStopped() }
 }

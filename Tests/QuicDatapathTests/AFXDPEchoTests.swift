@@ -67,3 +67,45 @@ struct AFXDPEchoTests {
         }
     }
 }
+
+/// A veth with two queues: one AF_XDP socket and one engine per queue (DESIGN.md: one worker per
+/// queue), and what veth can and cannot do for AF_XDP.
+@Suite(.enabled(if: isRoot, rootReason))
+struct MultiQueueTests {
+    @Test("two queues, two engines: flows from many source ports spread over both queues, every datagram is echoed once")
+    func twoQueues() throws {
+        try withNamespacePair("mq", queues: 2) { pair in
+            let interface = pair.interfaceA
+            let port: UInt16 = 4433
+            try pair.inA { _ = try XDPLoader.load(interface: interface, ports: [port]) }
+            let info = try pair.inA { try InterfaceInfo.query(interface) }
+            #expect(info.rxQueues == 2)
+            let engines = try (0..<UInt32(2)).map { queue in
+                try EngineRunner<(UInt64, Bool)>(namespace: pair.pathA) { control, ready in
+                    var xdpPort = try AFXDPPort(interface: interface, queue: queue, defaultSourcePort: port)
+                    ready()
+                    var handler = EchoHandler()
+                    _ = try PollEngine.run(port: &xdpPort, handler: &handler, control: control)
+                    return (handler.echoed, xdpPort.zeroCopy)
+                }
+            }
+            let server = SocketAddress(IPAddress(pair.addressA4)!, port: port)
+            let flows = 32
+            var echoed = 0
+            for flow in 0..<flows {
+                // A new socket is a new source port, so a new flow hash and maybe another queue.
+                let client = try pair.inB { try PeerSocket(ipv6: false) }
+                let payload = PacketFactory.quicShort(size: 60) + [UInt8(flow)]
+                try client.send(payload, to: server)
+                if let reply = try? client.receive(), reply.bytes == payload { echoed += 1 }
+            }
+            let results = try engines.map { try $0.stop() }
+            #expect(echoed == flows)
+            #expect(results.map(\.0).reduce(0, +) == UInt64(flows))
+            #expect(results.allSatisfy { $0.0 > 0 }, "both queues got traffic: \(results.map(\.0))")
+            // veth has no AF_XDP zero-copy (no ndo_xsk_wakeup): the sockets fell back to copy mode.
+            #expect(results.allSatisfy { !$0.1 })
+            try pair.inA { _ = try XDPLoader.unload(interface: interface) }
+        }
+    }
+}

@@ -1,8 +1,9 @@
 import CLibXDP
 import CQuicShim
 import Foundation
-import QuicDatapath
 import Testing
+
+@testable import QuicDatapath
 
 /// `quicxdp load/status/stats/unload` against a veth in a namespace: pins, bpftool's view of the
 /// stats map, errors that name cause and fix.
@@ -56,6 +57,75 @@ struct XDPLoadTests {
             let link = try run(["ip", "-n", pair.namespaceA, "-d", "link", "show", pair.interfaceA])
             #expect(!link.output.contains("prog/xdp"), "\(link.output)")
             #expect(!FileManager.default.fileExists(atPath: directory))
+        }
+    }
+
+    @Test("auto attach: libxdp's dispatcher, or a direct attach that says why; status shows the method; traffic is redirected; unload leaves nothing")
+    func attachMethodAuto() throws {
+        try withNamespacePair("att") { pair in
+            let interface = pair.interfaceA
+            let index = try pair.inA { try XDPLoader.interfaceIndex(interface) }
+            let rootBefore = FileManager.default.fileExists(atPath: XDPDispatcher.pinRoot)
+            let load = try run(pair.command([quicxdpBinary, "load", "--dev", interface, "--port", "4433"]))
+            #expect(load.status == 0, "\(load.output)")
+            let method: XDPAttachMethod = load.output.contains("through libxdp's dispatcher") ? .dispatcher : .direct
+            if method == .direct {
+                // The fallback names itself and the reason.
+                #expect(load.output.contains("dispatcher is not available") && load.output.contains("attached directly"), "\(load.output)")
+                #expect(XDPDispatcher.dispatcherPins(index).isEmpty, "a failed dispatcher attempt left pins")
+                #expect(FileManager.default.fileExists(atPath: XDPDispatcher.pinRoot) == rootBefore)
+            }
+            let status = try run(pair.command([quicxdpBinary, "status", "--dev", interface, "--json"]))
+            let json = try JSONSerialization.jsonObject(with: Data(status.output.utf8)) as? [[String: Any]]
+            let attached = try #require(json?.first?["attached"] as? [String: Any])
+            #expect(attached["method"] as? String == method.rawValue)
+            #expect(attached["isQuicXDP"] as? Bool == true)
+            let text = try run(pair.command([quicxdpBinary, "status", "--dev", interface]))
+            #expect(text.output.contains(method.phrase), "\(text.output)")
+
+            // QUIC to the port reaches an AF_XDP socket whichever way the program is attached.
+            let echoed = try echoThroughAFXDP(pair, port: 4433, datagrams: 8)
+            #expect(echoed == 8)
+
+            let unload = try run(pair.command([quicxdpBinary, "unload", "--dev", interface]))
+            #expect(unload.status == 0, "\(unload.output)")
+            let link = try run(["ip", "-n", pair.namespaceA, "-d", "link", "show", interface])
+            #expect(!link.output.contains("xdp"), "\(link.output)")
+            #expect(!FileManager.default.fileExists(atPath: XDPPins.directory(for: interface)))
+            #expect(XDPDispatcher.dispatcherPins(index).isEmpty)
+        }
+    }
+
+    @Test("--attach dispatcher: attaches through libxdp, or fails saying why and leaves nothing behind")
+    func attachDispatcherOnly() throws {
+        try withNamespacePair("atd") { pair in
+            let interface = pair.interfaceA
+            let index = try pair.inA { try XDPLoader.interfaceIndex(interface) }
+            let rootBefore = FileManager.default.fileExists(atPath: XDPDispatcher.pinRoot)
+            let load = try run(pair.command([quicxdpBinary, "load", "--dev", interface, "--port", "4433", "--attach", "dispatcher"]))
+            if load.status == 0 {
+                #expect(load.output.contains("through libxdp's dispatcher"), "\(load.output)")
+                #expect(!XDPDispatcher.dispatcherPins(index).isEmpty)
+                #expect(try run(pair.command([quicxdpBinary, "unload", "--dev", interface])).status == 0)
+            } else {
+                #expect(load.output.contains("libxdp") && load.output.contains("--attach direct"), "\(load.output)")
+            }
+            let link = try run(["ip", "-n", pair.namespaceA, "-d", "link", "show", interface])
+            #expect(!link.output.contains("xdp"), "no program may stay attached: \(link.output)")
+            #expect(!FileManager.default.fileExists(atPath: XDPPins.directory(for: interface)), "no pins may stay")
+            #expect(XDPDispatcher.dispatcherPins(index).isEmpty, "no dispatcher may stay pinned")
+            #expect(FileManager.default.fileExists(atPath: XDPDispatcher.pinRoot) == rootBefore)
+        }
+    }
+
+    @Test("--attach direct does not try libxdp")
+    func attachDirectOnly() throws {
+        try withNamespacePair("atn") { pair in
+            let load = try run(pair.command([quicxdpBinary, "load", "--dev", pair.interfaceA, "--port", "4433", "--attach", "direct"]))
+            #expect(load.status == 0 && load.output.contains("attached directly") && !load.output.contains("dispatcher"), "\(load.output)")
+            let attachment = try pair.inA { [interface = pair.interfaceA] in try XDPLoader.attachment(interface: interface) }
+            #expect(attachment?.method == .direct && attachment?.isQuicXDP == true)
+            #expect(try run(pair.command([quicxdpBinary, "unload", "--dev", pair.interfaceA])).status == 0)
         }
     }
 

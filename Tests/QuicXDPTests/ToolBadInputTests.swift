@@ -94,6 +94,20 @@ struct ToolBadInputTests {
         #expect(result.output.contains("'htp:/nowhere' is not an https:// URL"), "\(result.output)")
     }
 
+    @Test("nothing listens on the port: get gives up after --timeout, says there was no reply and what to check, exit 1")
+    func noServer() throws {
+        let started = Date()
+        let result = try get(["https://127.0.0.1:\(Self.basePort + 7)/a.txt"], ["--datapath", "udp", "--timeout", "2"])
+        #expect(result.status == 1)
+        #expect(result.output.contains("no reply from 127.0.0.1:\(Self.basePort + 7) in 2 s"), "\(result.output)")
+        #expect(result.output.contains("is a QUIC server listening"), "\(result.output)")
+        // Its own timeout, not the 30-second default.
+        #expect(Date().timeIntervalSince(started) < 15)
+        let bad = try get(["https://127.0.0.1:\(Self.basePort + 7)/a.txt"], ["--timeout", "0"])
+        #expect(bad.status == 64)
+        #expect(bad.output.contains("--timeout 0 is not between 1 and 600 seconds"), "\(bad.output)")
+    }
+
     @Test("no common ALPN: the server ends the handshake with no_application_protocol (CRYPTO_ERROR 0x178) and get says why")
     func unknownALPN() throws {
         try Self.withServer(port: Self.basePort, ["--alpn", "hq-interop"]) {

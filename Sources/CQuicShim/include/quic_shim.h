@@ -25,6 +25,33 @@
 #include <netinet/in.h>
 #include <poll.h>
 
+// --- AF_XDP TX metadata (Linux 6.8+; Debian 12's linux/if_xdp.h predates it) -------------------
+/// struct xdp_umem_reg with tx_metadata_len (include/uapi/linux/if_xdp.h). libxdp 1.3 registers
+/// the older layout, so QuicDatapath sets up AF_XDP sockets itself.
+struct quic_xdp_umem_reg {
+    __u64 addr;
+    __u64 len;
+    __u32 chunk_size;
+    __u32 headroom;
+    __u32 flags;
+    __u32 tx_metadata_len;
+};
+/// UMEM flags: compute requested checksums in the kernel (copy mode only); honour tx_metadata_len.
+#define QUIC_XDP_UMEM_TX_SW_CSUM (1 << 1)
+#define QUIC_XDP_UMEM_TX_METADATA_LEN (1 << 2)
+/// TX descriptor option: a struct xsk_tx_metadata sits just before the packet.
+#define QUIC_XDP_TX_METADATA (1 << 1)
+/// xsk_tx_metadata.flags: checksum [csum_start, end) and store it at csum_start + csum_offset.
+#define QUIC_XDP_TXMD_FLAGS_CHECKSUM (1 << 1)
+/// struct xsk_tx_metadata, request side (24 bytes; the completion side overlays the union).
+struct quic_xsk_tx_metadata {
+    __u64 flags;
+    __u16 csum_start;
+    __u16 csum_offset;
+    __u32 reserved;
+    __u64 launch_time;
+};
+
 // --- OpenSSL macros -------------------------------------------------------------------------
 /// OPENSSL_free is a macro over CRYPTO_free(ptr, __FILE__, __LINE__).
 void quic_openssl_free(void *ptr);

@@ -40,7 +40,9 @@ public struct DatapathStatus: Sendable, Codable {
     public var text: String {
         var lines: [String] = ["\(interface):"]
         if let attached {
-            lines.append("  program        \(attached.programID) '\(attached.programName)' (\(attached.mode.rawValue) mode)\(attached.isQuicXDP ? "" : "  -- not quicxdp's")")
+            var dispatcher = ""
+            if let id = attached.dispatcherID { dispatcher = " \(id)" }
+            lines.append("  program        \(attached.programID) '\(attached.programName)' (\(attached.mode.rawValue) mode, \(attached.method.phrase)\(dispatcher))\(attached.isQuicXDP ? "" : "  -- not quicxdp's")")
         } else {
             lines.append("  program        none attached")
         }
@@ -64,7 +66,7 @@ public struct DatapathStatus: Sendable, Codable {
         }
         lines.append("  offloads")
         for entry in offloads.entries {
-            lines.append("    \(entry.capability.rawValue.padded(26)) \(entry.provider.rawValue.padded(9)) \(entry.detail)")
+            lines.append("    \(entry.capability.rawValue.padded(26)) \(entry.provider.rawValue.padded(11)) \(entry.detail)")
         }
         return lines.joined(separator: "\n")
     }

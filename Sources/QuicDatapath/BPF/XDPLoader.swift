@@ -5,15 +5,18 @@ import Glibc
 /// `quicxdp load` / `unload` / status queries: open the object, pin and reuse the maps under
 /// /sys/fs/bpf/quicxdp/<ifname>/, set the ports, attach.
 ///
-/// Attachment is direct (libbpf `bpf_xdp_attach`, netlink IFLA_XDP), which is what libxdp does
-/// itself with LIBXDP_SKIP_DISPATCHER=1. libxdp's multi-program dispatcher is not used: it needs
-/// freplace programs (CAP_SYS_RESOURCE) and fails on these machines (DESIGN.md), and a direct
-/// attach with XDP_FLAGS_UPDATE_IF_NOEXIST never replaces someone else's program.
+/// Attaching tries libxdp's multi-program dispatcher first (`xdp_program__attach`), so quicxdp can
+/// share the interface with other XDP programs; where the dispatcher cannot be loaded (it needs
+/// freplace programs, which fail on these machines, DESIGN.md) the attempt is undone and the
+/// program is attached directly (libbpf `bpf_xdp_attach`, netlink IFLA_XDP, with
+/// XDP_FLAGS_UPDATE_IF_NOEXIST so it never replaces someone else's program), and the report says
+/// which and why.
 public enum XDPLoader {
     public struct LoadReport: Sendable {
         public var interface: String
         public var programID: UInt32
         public var mode: XDPAttachedMode
+        public var method: XDPAttachMethod
         public var ports: [UInt16]
         public var pinDirectory: String
         /// Things the operator should know (fallback to skb mode, reuse of an existing load).
@@ -25,6 +28,10 @@ public enum XDPLoader {
         public var programName: String
         public var mode: XDPAttachedMode
         public var isQuicXDP: Bool
+        /// Alone on the interface, or a component of libxdp's dispatcher (then `programID` is
+        /// the component's and `dispatcherID` the dispatcher's).
+        public var method: XDPAttachMethod
+        public var dispatcherID: UInt32?
     }
 
     public static func requireRoot() throws(DatapathError) {
@@ -54,14 +61,21 @@ public enum XDPLoader {
         let mode = XDPAttachedMode(kernel: query.attach_mode)
         let id = query.prog_id != 0 ? query.prog_id : max(query.drv_prog_id, query.skb_prog_id)
         guard mode != .none, id != 0 else { return nil }
-        let name = programName(id: id) ?? "?"
         let pinnedID = pinnedProgramID(interface: interface)
+        if let component = XDPDispatcher.component(index, pinnedID: pinnedID) {
+            return Attachment(programID: component.id, programName: component.name, mode: component.mode,
+                              isQuicXDP: component.isQuicXDP, method: .dispatcher, dispatcherID: component.dispatcherID)
+        }
+        let name = programName(id: id) ?? "?"
         return Attachment(programID: id, programName: name, mode: mode,
-                          isQuicXDP: pinnedID == id || name == BPFObject.programName)
+                          isQuicXDP: pinnedID == id || name == BPFObject.programName, method: .direct, dispatcherID: nil)
     }
 
     /// Loads (or reloads) and attaches the program; idempotent for the same interface.
+    /// `attach` chooses between libxdp's dispatcher and a direct attach (`auto`: the dispatcher
+    /// where it works, direct otherwise).
     public static func load(interface: String, ports: [UInt16], mode: XDPAttachMode = .auto,
+                            attach preference: XDPAttachPreference = .auto,
                             minimumInitialSize: UInt32 = 1200,
                             objectPath: String? = nil) throws(DatapathError) -> LoadReport {
         try requireRoot()
@@ -78,7 +92,7 @@ public enum XDPLoader {
                 try maps.setPorts(ports)
                 try maps.setMinimumInitialSize(minimumInitialSize)
                 notes.append("quicxdp was already attached to \(interface) (program \(existing.programID), \(existing.mode.rawValue) mode); updated its ports")
-                return LoadReport(interface: interface, programID: existing.programID, mode: existing.mode,
+                return LoadReport(interface: interface, programID: existing.programID, mode: existing.mode, method: existing.method,
                                   ports: try maps.readPorts(), pinDirectory: XDPPins.directory(for: interface), notes: notes)
             }
             throw DatapathError(.alreadyAttached,
@@ -86,11 +100,48 @@ public enum XDPLoader {
         }
 
         let directory = XDPPins.directory(for: interface)
+        let directoryExisted = BPFObjectLocator.exists(directory)
         try BPFFileSystem.makeDirectory(directory)
-        let path: String
-        if let objectPath { path = objectPath } else { path = try BPFObjectLocator.locate() }
-        // A stale program pin from an earlier load that was detached by someone else.
-        unlink(directory + "/prog")
+        do throws(DatapathError) {
+            let path: String
+            if let objectPath { path = objectPath } else { path = try BPFObjectLocator.locate() }
+            // A stale program pin from an earlier load that was detached by someone else.
+            unlink(directory + "/prog")
+            let requested: XDPAttachMode = mode == .skb ? .skb : .native
+            if preference != .direct {
+                let attempt = try XDPDispatcher.attach(
+                    path: path, pinDirectory: directory, interfaceIndex: index, mode: requested
+                ) { (maps: borrowing XDPMaps) throws(DatapathError) in
+                    try maps.setPorts(ports)
+                    try maps.setMinimumInitialSize(minimumInitialSize)
+                }
+                switch attempt {
+                case .success(let attached):
+                    notes.append("attached through libxdp's multi-program dispatcher (dispatcher program \(attached.dispatcherID)); other XDP programs can share \(interface)")
+                    let maps = try XDPMaps(pinnedFor: interface)
+                    return LoadReport(interface: interface, programID: attached.programID, mode: requested == .skb ? .skb : .native,
+                                      method: .dispatcher, ports: try maps.readPorts(), pinDirectory: directory, notes: notes)
+                case .failure(let failure) where preference == .dispatcher:
+                    throw DatapathError(.attachFailed,
+                        "cannot attach through libxdp's dispatcher on \(interface): \(failure.reason); retry with --attach direct (or auto)")
+                case .failure(let failure):
+                    notes.append("libxdp's multi-program dispatcher is not available on \(interface) (\(failure.reason)); attached directly with libbpf instead, so no other XDP program can share \(interface)")
+                }
+            }
+            return try attachDirectly(interface: interface, index: index, path: path, directory: directory, ports: ports,
+                                      mode: mode, minimumInitialSize: minimumInitialSize, notes: notes)
+        } catch {
+            // Leave no pins behind from a load that did not happen.
+            if !directoryExisted { removePins(directory) }
+            throw error
+        }
+    }
+
+    private static func attachDirectly(
+        interface: String, index: UInt32, path: String, directory: String, ports: [UInt16], mode: XDPAttachMode,
+        minimumInitialSize: UInt32, notes: [String]
+    ) throws(DatapathError) -> LoadReport {
+        var notes = notes
         let object = try BPFObject(path: path, pinDirectory: directory)
         let maps = try XDPMaps(object: object)
         try maps.setPorts(ports)
@@ -113,8 +164,20 @@ public enum XDPLoader {
             notes.append("could not pin the program at \(directory)/prog (\(Errno.current)); `quicxdp unload` will still detach it")
         }
         let id = programID(fd: programFD) ?? 0
-        return LoadReport(interface: interface, programID: id, mode: attachedMode, ports: try maps.readPorts(),
+        return LoadReport(interface: interface, programID: id, mode: attachedMode, method: .direct, ports: try maps.readPorts(),
                           pinDirectory: directory, notes: notes)
+    }
+
+    /// Removes quicxdp's pins for an interface and its directory; returns what was removed.
+    @discardableResult
+    static func removePins(_ directory: String) -> [String] {
+        var removed: [String] = []
+        for name in XDPPins.names where unlink(directory + "/" + name) == 0 {
+            removed.append(directory + "/" + name)
+        }
+        rmdir(directory)
+        rmdir(XDPPins.root) // only succeeds when no other interface is loaded
+        return removed
     }
 
     static func attach(_ programFD: Int32, index: UInt32, mode: XDPAttachMode, interface: String) throws(DatapathError) {
@@ -153,18 +216,15 @@ public enum XDPLoader {
                 throw DatapathError(.alreadyAttached,
                     "not detaching \(interface): the attached XDP program (id \(existing.programID), '\(existing.programName)') is not quicxdp's; remove it with `ip link set dev \(interface) xdp off` if that is intended")
             }
-            let status = bpf_xdp_detach(Int32(index), existing.mode.detachFlags, nil)
+            let status = existing.method == .dispatcher
+                ? XDPDispatcher.detach(componentID: existing.programID, interfaceIndex: index, mode: existing.mode)
+                : bpf_xdp_detach(Int32(index), existing.mode.detachFlags, nil)
             if status != 0 {
                 throw DatapathError(.attachFailed, "cannot detach XDP from \(interface)", errno: Errno(-status))
             }
             report.detachedProgramID = existing.programID
         }
-        let directory = XDPPins.directory(for: interface)
-        for name in XDPPins.names where unlink(directory + "/" + name) == 0 {
-            report.removedPins.append(directory + "/" + name)
-        }
-        rmdir(directory)
-        rmdir(XDPPins.root) // only succeeds when no other interface is loaded
+        report.removedPins = removePins(XDPPins.directory(for: interface))
         return report
     }
 

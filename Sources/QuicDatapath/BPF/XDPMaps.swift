@@ -22,6 +22,19 @@ public struct XDPMaps: ~Copyable {
         owned = false
     }
 
+    /// Borrows the descriptors of a loaded libbpf object (valid while it stays open).
+    init(libbpfObject object: OpaquePointer) throws(DatapathError) {
+        var fds: [Int32] = []
+        for name in BPFObject.mapNames {
+            guard let map = bpf_object__find_map_by_name(object, name), bpf_map__fd(map) >= 0 else {
+                throw DatapathError(.mapAccess, "the BPF object lacks the quicxdp map '\(name)'; rebuild with `make bpf`")
+            }
+            fds.append(bpf_map__fd(map))
+        }
+        xsks = fds[0]; ports = fds[1]; config = fds[2]; stats = fds[3]; owners = fds[4]
+        owned = false
+    }
+
     /// Opens the pinned maps of an interface that `quicxdp load` set up.
     public init(pinnedFor interface: String) throws(DatapathError) {
         let directory = XDPPins.directory(for: interface)

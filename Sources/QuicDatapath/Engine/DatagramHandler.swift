@@ -28,4 +28,16 @@ public protocol DatagramHandler: ~Copyable {
 
     /// True when the handler has datagrams it wants to send now (so the engine does not sleep).
     var wantsToTransmit: Bool { get }
+
+    /// The engine is about to block in poll(2). Returning false keeps it awake: work arrived
+    /// from another thread (see `WorkerMailbox` in QuicXDP, which wakes a sleeping engine).
+    mutating func willSleep() -> Bool
+
+    /// The engine returned from poll(2).
+    mutating func didWake()
+}
+
+extension DatagramHandler where Self: ~Copyable {
+    public mutating func willSleep() -> Bool { true }
+    public mutating func didWake() {}
 }

@@ -35,8 +35,10 @@ public enum PollEngine {
             idleTurns += 1
             if idleTurns < configuration.busyPollTurns { continue }
             idleTurns = 0
+            guard handler.willSleep() else { continue }
             statistics.sleeps += 1
             sleep(port: port, handler: handler, now: now, control: control, configuration: configuration)
+            handler.didWake()
         }
         return statistics
     }

@@ -39,4 +39,20 @@ public struct InterfaceInfo: Sendable {
         }
         return info
     }
+
+    /// The interface that holds `address` in this network namespace (getifaddrs(3)), if any.
+    public static func name(owning address: IPAddress) -> String? {
+        var list: UnsafeMutablePointer<ifaddrs>?
+        guard getifaddrs(&list) == 0, let first = list else { return nil }
+        defer { freeifaddrs(list) }
+        var entry: UnsafeMutablePointer<ifaddrs>? = first
+        while let current = entry {
+            if let socketAddress = current.pointee.ifa_addr, let name = current.pointee.ifa_name,
+               let local = SocketAddress(sockaddr: UnsafeRawPointer(socketAddress)), local.address == address.unmapped {
+                return String(cString: name)
+            }
+            entry = current.pointee.ifa_next
+        }
+        return nil
+    }
 }

@@ -7,6 +7,9 @@ public struct OffloadTable: Sendable, Codable {
         case software
         /// The kernel did not say (an old kernel without the netdev netlink family).
         case unknown
+        /// Neither the device nor the kernel does it on this interface (e.g. no GRO on a veth
+        /// without NAPI): the port does without.
+        case unavailable
     }
 
     public enum Capability: String, Sendable, Codable, CaseIterable {
@@ -61,9 +64,20 @@ public struct OffloadTable: Sendable, Codable {
         flag(.txChecksum, ["tx-checksum-ip-generic", "tx-checksum-ipv4", "tx-checksum-ipv6"],
              software: "UDP checksum computed in QuicDatapath (InternetChecksum)")
         flag(.rxChecksum, ["rx-checksum"], software: "kernel verifies; AF_XDP path trusts the XDP-validated frame")
-        flag(.segmentation, ["tx-udp-segmentation"], software: "UDP_SEGMENT done by the kernel's software GSO")
-        flag(.receiveCoalescing, ["rx-gro-list", "rx-udp-gro-forwarding", "rx-gro-hw"],
-             software: "UDP_GRO coalescing in the kernel's software GRO")
+        flag(.segmentation, ["tx-udp-segmentation"],
+             software: "UDP_SEGMENT split by the kernel's software GSO before the driver")
+        // UDP_GRO only ever coalesces what the device's GRO (hardware, or the kernel's software
+        // GRO, feature "rx-gro", shown by ethtool -k as generic-receive-offload) put together;
+        // without either it is dead weight.
+        if ethtool.active.contains("rx-gro-hw") {
+            entries.append(Entry(capability: .receiveCoalescing, provider: .hardware, detail: "rx-gro-hw"))
+        } else if ethtool.active.contains("rx-gro") {
+            entries.append(Entry(capability: .receiveCoalescing, provider: .software,
+                                 detail: "UDP_GRO coalescing in the kernel's software GRO (generic-receive-offload)"))
+        } else {
+            entries.append(Entry(capability: .receiveCoalescing, provider: .unavailable,
+                                 detail: "generic-receive-offload is off: no coalescing, datagrams arrive one by one"))
+        }
         netdevFlag(.xdpNative, netdev.xdp & NetdevFeatures.xdpRedirect != 0,
                    hardware: "driver XDP with redirect", software: "generic (skb) XDP")
         netdevFlag(.afxdpZeroCopy, netdev.xdp & NetdevFeatures.xdpZeroCopy != 0,

@@ -1,5 +1,5 @@
 /// Writes Ethernet + IPv4/IPv6 + UDP headers in front of a payload already in place (a UMEM TX
-/// frame), with the checksums computed in software. The payload sits at
+/// frame), with the checksums computed in software (or the UDP one left to the device). The payload sits at
 /// `EthernetFrame.transmitHeadroom` from the frame start; IPv4 frames therefore start 20 bytes
 /// into the frame (an AF_XDP descriptor may point anywhere inside its chunk).
 public struct MACAddress: Hashable, Sendable, CustomStringConvertible {
@@ -34,6 +34,16 @@ public struct MACAddress: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+/// What goes into the UDP checksum field.
+public enum UDPChecksumFill: Sendable {
+    /// The checksum, computed here (RFC 768).
+    case full
+    /// The folded pseudo-header sum, uncomplemented: the seed a device (or the kernel) adds the
+    /// UDP header and payload to when it computes the checksum for us (CHECKSUM_PARTIAL, and
+    /// AF_XDP's XDP_TXMD_FLAGS_CHECKSUM).
+    case pseudoHeaderSeed
+}
+
 public enum FrameHeaderWriter {
     /// Writes the headers for a payload of `payloadLength` bytes that starts at
     /// `frame + EthernetFrame.transmitHeadroom`. Returns the offset of the first frame byte and
@@ -43,7 +53,7 @@ public enum FrameHeaderWriter {
         frame: UnsafeMutableRawPointer, payloadLength: Int,
         sourceMAC: MACAddress, destinationMAC: MACAddress,
         source: SocketAddress, destination: SocketAddress, ecn: ECN,
-        udpChecksum: Bool = true
+        udpChecksum: UDPChecksumFill = .full
     ) -> (offset: Int, length: Int) {
         let udpOffset = EthernetFrame.transmitHeadroom - EthernetFrame.udpHeaderSize
         let udp = frame + udpOffset
@@ -85,13 +95,16 @@ public enum FrameHeaderWriter {
             destination.address.mappedToIPv6.write(networkBytesTo: ip + 24)
             pseudo.add(ip + 8, count: 32)
         }
-        if udpChecksum {
-            pseudo.add(word: UInt16(EthernetFrame.protocolUDP))
-            pseudo.add(word: UInt16(udpLength))
+        pseudo.add(word: UInt16(EthernetFrame.protocolUDP))
+        pseudo.add(word: UInt16(udpLength))
+        switch udpChecksum {
+        case .full:
             pseudo.add(udp, count: udpLength)
             var value = pseudo.finalized
             if value == 0 { value = 0xffff } // RFC 768: zero means "no checksum"
             udp.storeBytes(of: value, toByteOffset: 6, as: UInt16.self)
+        case .pseudoHeaderSeed:
+            udp.storeBytes(of: ~pseudo.finalized, toByteOffset: 6, as: UInt16.self)
         }
         let ethernetOffset = ipOffset - EthernetFrame.ethernetHeaderSize
         let ethernet = frame + ethernetOffset

@@ -45,6 +45,15 @@ public protocol QuicApplication: ~Copyable {
     mutating func takeConnectRequests() -> [ConnectRequest]?
     /// The outcome of a `ConnectRequest` (before `connectionStarted` for it).
     mutating func connectRequestCompleted(tag: Int, _ result: Result<ConnectionHandle, TransportFailure>)
+
+    /// The engine is about to block in poll(2); return false to stay awake because work
+    /// arrived from another thread. An application that takes work from other threads
+    /// announces here that it sleeps, so producers know to wake the engine.
+    mutating func willSleep() -> Bool
+    /// The engine returned from poll(2).
+    mutating func didWake()
+    /// The engine stopped (after its last turn, on the worker thread): fail what still waits.
+    mutating func engineStopped()
 }
 
 extension QuicApplication where Self: ~Copyable {
@@ -56,4 +65,7 @@ extension QuicApplication where Self: ~Copyable {
     public mutating func handleTimeout(now: Instant) {}
     public mutating func takeConnectRequests() -> [ConnectRequest]? { nil }
     public mutating func connectRequestCompleted(tag: Int, _ result: Result<ConnectionHandle, TransportFailure>) {}
+    public mutating func willSleep() -> Bool { true }
+    public mutating func didWake() {}
+    public mutating func engineStopped() {}
 }

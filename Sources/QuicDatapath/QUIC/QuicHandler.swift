@@ -217,6 +217,9 @@ public struct QuicHandler<Application: QuicApplication & ~Copyable>: DatagramHan
 
     public var wantsToTransmit: Bool { dirty }
 
+    public mutating func willSleep() -> Bool { application.willSleep() }
+    public mutating func didWake() { application.didWake() }
+
     /// Connections the handler drives.
     public var connections: [ConnectionHandle] { active }
 }

@@ -16,6 +16,8 @@ public struct Errno: Error, Equatable, Hashable, CustomStringConvertible, Sendab
     public static let noEntry = Errno(ENOENT)
     public static let exists = Errno(EEXIST)
     public static let permission = Errno(EPERM)
+    public static let io = Errno(EIO)
+    public static let invalidArgument = Errno(EINVAL)
 
     public var description: String { "\(String(cString: strerror(rawValue))) (errno \(rawValue))" }
 }

@@ -1,135 +1,27 @@
-import QuicCore
 import QuicDatapath
-import QuicWire
 import Synchronization
 
-/// The state the application tasks and the endpoint's worker thread share (DESIGN.md: the
-/// worker owns the endpoint; applications hand it work). A `Mutex` guards it; the worker takes
-/// it once per engine turn at most, and only when `hasWork` says a task left something.
-/// Continuations are always resumed outside the lock.
+/// What an endpoint's application tasks and its worker threads share (DESIGN.md: the workers
+/// own the endpoint; applications hand them work). Nothing here is locked on a worker's path:
+/// commands go to a worker through its `WorkerMailbox` (lock-free MPSC), and everything coming
+/// back travels through `EventChannel`s (lock-free buffers and a doorbell); the connection's
+/// own objects (`ConnectionChannel`, `StreamChannel`) carry the rest.
 final class Bridge: Sendable {
-    enum Command {
-        case connect(ConnectRequest, CheckedContinuation<Int, any Error>)
-        case openStream(connection: Int, StreamDirection, CheckedContinuation<StreamID, any Error>)
-        case write(connection: Int, stream: StreamID, bytes: [UInt8], fin: Bool, CheckedContinuation<Void, any Error>)
-        case resumeReading(connection: Int, stream: StreamID)
-        case reset(connection: Int, stream: StreamID, code: UInt64)
-        case stopSending(connection: Int, stream: StreamID, code: UInt64)
-        case datagram(connection: Int, bytes: [UInt8], CheckedContinuation<Void, any Error>)
-        case close(connection: Int, code: UInt64, reason: String)
-    }
+    /// Connections whose handshake completed (server side), from every worker.
+    let incoming = EventChannel(ListBuffer<ConnectionChannel>())
+    /// One per worker, registered when the worker starts (setup only; tasks read it to connect).
+    private let mailboxes = Mutex<[WorkerMailbox]>([])
 
-    struct StreamState {
-        var inbound: [UInt8] = []
-        var inboundFin = false
-        var inboundError: QuicError?
-        var reader: CheckedContinuation<[UInt8]?, any Error>?
-        /// The worker stopped reading from QUIC because `inbound` was full.
-        var readPaused = false
-    }
+    init() {}
 
-    struct ConnectionState {
-        var established = false
-        var closed: String?
-        var alpn: String?
-        var establishedWaiters: [CheckedContinuation<Void, any Error>] = []
-        var incomingStreams: [StreamID] = []
-        var streamWaiters: [CheckedContinuation<StreamID, any Error>] = []
-        var streams: [StreamID: StreamState] = [:]
-        var datagrams: [[UInt8]] = []
-        var datagramWaiters: [CheckedContinuation<[UInt8], any Error>] = []
-    }
+    func register(_ mailbox: WorkerMailbox) { mailboxes.withLock { $0.append(mailbox) } }
 
-    struct State {
-        var commands: [Command] = []
-        var connections: [Int: ConnectionState] = [:]
-        var incoming: [Int] = []
-        var acceptWaiters: [CheckedContinuation<Int, any Error>] = []
-        var stopped = false
-        /// Ended connections, oldest first: their state shrinks to the close reason and the
-        /// oldest are forgotten, so a long-running server does not grow.
-        var ended: [Int] = []
-    }
+    /// Where client connections are started (the first worker).
+    var connectMailbox: WorkerMailbox? { mailboxes.withLock { $0.first } }
 
-    /// Connections kept as a close reason after they ended (for callers that still hold them).
-    static let endedConnectionsKept = 1024
-
-    /// Bytes held for a stream the application has not read yet; beyond this the worker leaves
-    /// data in QUIC, whose flow control then slows the sender.
-    static let inboundLimit = 1 << 20
-
-    let state = Mutex(State())
-    let hasWork = Atomic<Bool>(false)
-    let control: EngineControl
-
-    init(control: EngineControl) { self.control = control }
-
-    /// Queues a command for the worker and wakes it.
-    func submit(_ command: Command) {
-        let accepted = state.withLock { state -> Bool in
-            guard !state.stopped else { return false }
-            state.commands.append(command)
-            return true
-        }
-        guard accepted else {
-            Bridge.fail(command, QuicError.endpointStopped)
-            return
-        }
-        hasWork.store(true, ordering: .releasing)
-        control.wake()
-    }
-
-    static func fail(_ command: Command, _ error: any Error) {
-        switch command {
-        case .connect(_, let continuation): continuation.resume(throwing: error)
-        case .openStream(_, _, let continuation): continuation.resume(throwing: error)
-        case .write(_, _, _, _, let continuation): continuation.resume(throwing: error)
-        case .datagram(_, _, let continuation): continuation.resume(throwing: error)
-        case .resumeReading, .reset, .stopSending, .close: break
-        }
-    }
-
-    /// A connection left its endpoint: keep only why it ended.
-    func retire(_ id: Int) {
-        state.withLock { state in
-            guard let connection = state.connections[id] else { return }
-            var tombstone = Bridge.ConnectionState()
-            tombstone.closed = connection.closed ?? "connection ended"
-            tombstone.alpn = connection.alpn
-            state.connections[id] = tombstone
-            state.ended.append(id)
-            if state.ended.count > Bridge.endedConnectionsKept {
-                state.connections[state.ended.removeFirst()] = nil
-            }
-        }
-    }
-
-    /// The endpoint stopped: every waiter fails.
+    /// The endpoint stopped (its workers have ended): every waiting call fails, later ones too.
     func stopAll() {
-        let (commands, waiters) = state.withLock { state -> ([Command], [any ResumableWaiter]) in
-            state.stopped = true
-            var waiters: [any ResumableWaiter] = state.acceptWaiters.map { WaiterBox($0) }
-            for (_, connection) in state.connections {
-                waiters += connection.establishedWaiters.map { WaiterBox($0) }
-                waiters += connection.streamWaiters.map { WaiterBox($0) }
-                waiters += connection.datagramWaiters.map { WaiterBox($0) }
-                waiters += connection.streams.values.compactMap { $0.reader.map { WaiterBox($0) } }
-            }
-            state.acceptWaiters = []
-            state.connections = [:]
-            let commands = state.commands
-            state.commands = []
-            return (commands, waiters)
-        }
-        for command in commands { Bridge.fail(command, QuicError.endpointStopped) }
-        for waiter in waiters { waiter.fail(QuicError.endpointStopped) }
+        incoming.finish(.failed(.endpointStopped))
+        for mailbox in mailboxes.withLock({ $0 }) { mailbox.close() }
     }
-}
-
-/// Lets continuations of different result types be failed together.
-protocol ResumableWaiter { func fail(_ error: any Error) }
-struct WaiterBox<T>: ResumableWaiter {
-    let continuation: CheckedContinuation<T, any Error>
-    init(_ continuation: CheckedContinuation<T, any Error>) { self.continuation = continuation }
-    func fail(_ error: any Error) { continuation.resume(throwing: error) }
 }

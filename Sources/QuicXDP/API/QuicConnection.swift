@@ -5,112 +5,77 @@ import QuicWire
 /// datagrams, close. All calls are safe from any task.
 public final class QuicConnection: Sendable {
     let endpoint: QuicEndpoint
-    let id: Int
+    let channel: ConnectionChannel
 
-    init(endpoint: QuicEndpoint, id: Int) {
+    init(endpoint: QuicEndpoint, channel: ConnectionChannel) {
         self.endpoint = endpoint
-        self.id = id
+        self.channel = channel
     }
 
-    private var bridge: Bridge { endpoint.bridge }
+    var id: Int { channel.id }
+    var mailbox: WorkerMailbox { channel.mailbox }
 
     /// The negotiated application protocol.
-    public var alpn: String? { bridge.state.withLock { $0.connections[id]?.alpn } }
+    public var alpn: String? { channel.alpn.value.flatMap { $0.isEmpty ? nil : $0 } }
 
     /// Why the connection ended, once it has.
-    public var closeReason: String? { bridge.state.withLock { $0.connections[id]?.closed } }
+    public var closeReason: String? { channel.closeReason.value }
 
     /// Opens a stream; waits while the peer's stream limit allows none.
     public func openStream(_ direction: StreamDirection = .bidirectional) async throws -> QuicStream {
-        let stream = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<StreamID, any Error>) in
-            bridge.submit(.openStream(connection: id, direction, continuation))
+        let stream = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<StreamChannel, any Error>) in
+            mailbox.submit(.openStream(connection: channel, direction, continuation))
         }
-        return QuicStream(connection: self, id: stream)
+        return QuicStream(connection: self, channel: stream)
     }
 
     /// The next stream the peer opened.
     public func acceptStream() async throws -> QuicStream {
-        let bridge = self.bridge
-        let id = self.id
-        let stream = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<StreamID, any Error>) in
-            let ready = bridge.state.withLock { state -> Result<StreamID?, QuicError> in
-                guard var connection = state.connections[id] else { return .failure(.connectionClosed("gone")) }
-                if !connection.incomingStreams.isEmpty {
-                    let stream = connection.incomingStreams.removeFirst()
-                    state.connections[id] = connection
-                    return .success(stream)
-                }
-                if let reason = connection.closed { return .failure(.connectionClosed(reason)) }
-                connection.streamWaiters.append(continuation)
-                state.connections[id] = connection
-                return .success(nil)
-            }
-            switch ready {
-            case .success(let stream?): continuation.resume(returning: stream)
-            case .failure(let error): continuation.resume(throwing: error)
-            case .success(nil): break
-            }
+        guard let stream = try await channel.incomingStreams.receive() else {
+            throw QuicError.connectionClosed(channel.closeReason.value ?? "connection ended")
         }
-        return QuicStream(connection: self, id: stream)
+        return QuicStream(connection: self, channel: stream)
     }
 
     /// Sends an unreliable DATAGRAM frame (RFC 9221); throws when the peer does not take them.
     public func sendDatagram(_ payload: [UInt8]) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            bridge.submit(.datagram(connection: id, bytes: payload, continuation))
+            mailbox.submit(.datagram(connection: channel, bytes: payload, continuation))
         }
     }
 
     /// The next DATAGRAM payload received.
     public func receiveDatagram() async throws -> [UInt8] {
-        let bridge = self.bridge
-        let id = self.id
-        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt8], any Error>) in
-            let ready = bridge.state.withLock { state -> Result<[UInt8]?, QuicError> in
-                guard var connection = state.connections[id] else { return .failure(.connectionClosed("gone")) }
-                if !connection.datagrams.isEmpty {
-                    let datagram = connection.datagrams.removeFirst()
-                    state.connections[id] = connection
-                    return .success(datagram)
-                }
-                if let reason = connection.closed { return .failure(.connectionClosed(reason)) }
-                connection.datagramWaiters.append(continuation)
-                state.connections[id] = connection
-                return .success(nil)
-            }
-            switch ready {
-            case .success(let datagram?): continuation.resume(returning: datagram)
-            case .failure(let error): continuation.resume(throwing: error)
-            case .success(nil): break
-            }
+        guard let datagram = try await channel.datagrams.receive() else {
+            throw QuicError.connectionClosed(channel.closeReason.value ?? "connection ended")
         }
+        return datagram
     }
 
     /// Closes the connection with an application error code (CONNECTION_CLOSE, RFC 9000 §10.2).
     public func close(errorCode: UInt64 = 0, reason: String = "") {
-        bridge.submit(.close(connection: id, code: errorCode, reason: reason))
+        mailbox.submit(.close(connection: channel, code: errorCode, reason: reason))
     }
 }
 
 /// One stream of a `QuicConnection`.
 public final class QuicStream: Sendable {
     public let connection: QuicConnection
-    public let id: StreamID
+    let channel: StreamChannel
 
-    init(connection: QuicConnection, id: StreamID) {
+    init(connection: QuicConnection, channel: StreamChannel) {
         self.connection = connection
-        self.id = id
+        self.channel = channel
     }
 
-    private var bridge: Bridge { connection.endpoint.bridge }
+    public var id: StreamID { channel.id }
 
     /// Writes `bytes` (and ends the stream with `fin`); returns once QUIC took them all, so a
     /// writer waits for flow-control window and buffer space.
     public func write(_ bytes: [UInt8], fin: Bool = false) async throws {
-        let id = self.id
-        let connectionID = connection.id
+        let (owner, stream, mailbox) = (connection.channel, id, connection.mailbox)
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            bridge.submit(.write(connection: connectionID, stream: id, bytes: bytes, fin: fin, continuation))
+            mailbox.submit(.write(connection: owner, stream: stream, bytes: bytes, fin: fin, continuation))
         }
     }
 
@@ -118,45 +83,17 @@ public final class QuicStream: Sendable {
     public func finish() async throws { try await write([], fin: true) }
 
     /// The next bytes received, up to what arrived (at most `maxLength` when given); nil at the
-    /// end of the stream. Throws `QuicError.streamReset` when the peer reset it.
+    /// end of the stream. Throws `QuicError.streamReset` when the peer reset it, and
+    /// `QuicError.connectionClosed` when the connection ended first.
     public func read(maxLength: Int = .max) async throws -> [UInt8]? {
-        let bridge = self.bridge
-        let connectionID = connection.id
-        let stream = id
-        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt8]?, any Error>) in
-            let ready = bridge.state.withLock { state -> (Result<[UInt8]?, any Error>?, Bool) in
-                guard var connectionState = state.connections[connectionID] else {
-                    return (.failure(QuicError.connectionClosed("gone")), false)
-                }
-                var streamState = connectionState.streams[stream] ?? Bridge.StreamState()
-                let result: Result<[UInt8]?, any Error>?
-                if !streamState.inbound.isEmpty {
-                    let count = min(maxLength, streamState.inbound.count)
-                    result = .success(Array(streamState.inbound[..<count]))
-                    streamState.inbound.removeFirst(count)
-                } else if let error = streamState.inboundError {
-                    result = .failure(error)
-                } else if streamState.inboundFin {
-                    result = .success(nil)
-                } else if let reason = connectionState.closed {
-                    result = .failure(QuicError.connectionClosed(reason))
-                } else {
-                    streamState.reader = continuation
-                    result = nil
-                }
-                // Whatever this call did: once there is room again, the worker reads on.
-                var resume = false
-                if streamState.readPaused && streamState.inbound.count < Bridge.inboundLimit / 2 {
-                    streamState.readPaused = false
-                    resume = true
-                }
-                connectionState.streams[stream] = streamState
-                state.connections[connectionID] = connectionState
-                return (result, resume)
-            }
-            if ready.1 { bridge.submit(.resumeReading(connection: connectionID, stream: stream)) }
-            if let result = ready.0 { continuation.resume(with: result) }
+        let limit = max(maxLength, 1)
+        let bytes = try await channel.inbound.receive { chunk in
+            chunk.count <= limit ? (chunk, nil) : (Array(chunk[..<limit]), Array(chunk[limit...]))
         }
+        if let bytes, channel.consumed(bytes.count) {
+            connection.mailbox.submit(.resumeReading(connection: connection.channel, stream: id))
+        }
+        return bytes
     }
 
     /// Reads to the end of the stream.
@@ -171,11 +108,11 @@ public final class QuicStream: Sendable {
 
     /// Abandons sending with an application error code (RESET_STREAM).
     public func reset(errorCode: UInt64) {
-        bridge.submit(.reset(connection: connection.id, stream: id, code: errorCode))
+        connection.mailbox.submit(.reset(connection: connection.channel, stream: id, code: errorCode))
     }
 
     /// Asks the peer to stop sending (STOP_SENDING).
     public func stopSending(errorCode: UInt64) {
-        bridge.submit(.stopSending(connection: connection.id, stream: id, code: errorCode))
+        connection.mailbox.submit(.stopSending(connection: connection.channel, stream: id, code: errorCode))
     }
 }

@@ -21,14 +21,13 @@ public final class QuicEndpoint: Sendable {
 
     init(datapath: DatapathChoice, port: UInt16, address: IPAddress?, server: ConnectionConfiguration?,
          log: @escaping @Sendable (String) -> Void) throws(DatapathError) {
-        let control = EngineControl()
-        let bridge = Bridge(control: control)
+        let bridge = Bridge()
         let setup = EngineHost.Setup<BridgeApplication>(
             endpoint: { queue in
                 EndpointConfiguration(server: server, idGenerator: QuicLBConnectionIDGenerator(serverID: UInt8(truncatingIfNeeded: queue)))
             },
-            application: { queue, _ in BridgeApplication(bridge: bridge, queue: queue) })
-        host = try EngineHost.start(datapath: datapath, port: port, address: address, setup: setup, log: log, control: control)
+            application: { queue, control in BridgeApplication(bridge: bridge, queue: queue, control: control) })
+        host = try EngineHost.start(datapath: datapath, port: port, address: address, setup: setup, log: log)
         self.bridge = bridge
     }
 
@@ -40,39 +39,6 @@ public final class QuicEndpoint: Sendable {
     }
 
     deinit { shutdown() }
-
-    func connection(_ id: Int) -> QuicConnection { QuicConnection(endpoint: self, id: id) }
-
-    /// Waits until `id` completed its handshake (or failed).
-    func waitEstablished(_ id: Int) async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let outcome = bridge.state.withLock { state -> Result<Bool, QuicError> in
-                guard let connection = state.connections[id] else { return .success(false) }
-                if connection.established { return .success(true) }
-                if let reason = connection.closed { return .failure(.connectionClosed(reason)) }
-                return .success(false)
-            }
-            switch outcome {
-            case .success(true): continuation.resume()
-            case .failure(let error): continuation.resume(throwing: error)
-            case .success(false):
-                // Register, re-checking under the lock (the worker may have moved on meanwhile).
-                let immediate = bridge.state.withLock { state -> Result<Bool, QuicError> in
-                    var connection = state.connections[id] ?? Bridge.ConnectionState()
-                    if connection.established { return .success(true) }
-                    if let reason = connection.closed { return .failure(.connectionClosed(reason)) }
-                    connection.establishedWaiters.append(continuation)
-                    state.connections[id] = connection
-                    return .success(false)
-                }
-                switch immediate {
-                case .success(true): continuation.resume()
-                case .failure(let error): continuation.resume(throwing: error)
-                case .success(false): break
-                }
-            }
-        }
-    }
 }
 
 /// A server: listens on an address and port and hands out connections once their handshake
@@ -100,21 +66,8 @@ public final class QuicServer: Sendable {
 
     /// The next connection whose handshake completed.
     public func accept() async throws -> QuicConnection {
-        let bridge = endpoint.bridge
-        let id = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int, any Error>) in
-            let ready = bridge.state.withLock { state -> Result<Int?, QuicError> in
-                if state.stopped { return .failure(.endpointStopped) }
-                if !state.incoming.isEmpty { return .success(state.incoming.removeFirst()) }
-                state.acceptWaiters.append(continuation)
-                return .success(nil)
-            }
-            switch ready {
-            case .success(let id?): continuation.resume(returning: id)
-            case .failure(let error): continuation.resume(throwing: error)
-            case .success(nil): break
-            }
-        }
-        return endpoint.connection(id)
+        guard let channel = try await endpoint.bridge.incoming.receive() else { throw QuicError.endpointStopped }
+        return QuicConnection(endpoint: endpoint, channel: channel)
     }
 
     public func shutdown() { endpoint.shutdown() }
@@ -132,17 +85,17 @@ public final class QuicClient: Sendable {
         }
     }
 
-    /// Connects to `remote` and waits for the handshake. `serverName` is sent as SNI and checked
+    /// Connects to `remote` and waits for the handshake (it fails with the close reason if the
+    /// connection ends first). `serverName` is sent as SNI and checked
     /// against the certificate.
     public func connect(to remote: QuicCore.SocketAddress, serverName: String?, configuration: ConnectionConfiguration) async throws
         -> QuicConnection
     {
-        let bridge = endpoint.bridge
-        let id = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int, any Error>) in
-            bridge.submit(.connect(ConnectRequest(remote: remote, serverName: serverName, configuration: configuration, tag: 0), continuation))
+        guard let mailbox = endpoint.bridge.connectMailbox else { throw QuicError.endpointStopped }
+        let channel = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ConnectionChannel, any Error>) in
+            mailbox.submit(.connect(ConnectRequest(remote: remote, serverName: serverName, configuration: configuration, tag: 0), continuation))
         }
-        try await endpoint.waitEstablished(id)
-        return endpoint.connection(id)
+        return QuicConnection(endpoint: endpoint, channel: channel)
     }
 
     public func shutdown() { endpoint.shutdown() }

@@ -72,8 +72,9 @@ public final class EngineHost: @unchecked Sendable {
             var socketPort = try UDPPort(address: address, port: port)
             var handler = QuicHandler(
                 endpoint: Endpoint(configuration: setup.endpoint(0)), application: setup.application(0, control))
+            defer { handler.application.engineStopped() }
             try setup.prepare(&handler, Instant(MonotonicTime.now()))
-            log("UDP socket on port \(socketPort.localPort) (GSO \(socketPort.gsoEnabled ? "on" : "off"), GRO \(socketPort.groEnabled ? "on" : "off"))")
+            log("UDP socket on port \(socketPort.localPort) (GSO \(socketPort.gsoEnabled ? "on" : "off"), GRO \(socketPort.groEnabled ? "on" : "off")\(socketPort.offloads.map { " as \($0.interface)'s offload table says" } ?? ""))")
             ready()
             _ = try PollEngine.run(port: &socketPort, handler: &handler, control: control)
         }
@@ -98,7 +99,7 @@ public final class EngineHost: @unchecked Sendable {
         } else {
             let report = try XDPLoader.load(interface: interface, ports: [port])
             host.loadedInterface = interface
-            log("loaded the XDP program on \(interface) (\(report.mode) mode, program \(report.programID))")
+            log("loaded the XDP program on \(interface) (\(report.mode) mode, \(report.method.phrase), program \(report.programID))")
             for note in report.notes { log(note) }
         }
         let chosen = queues ?? Array(0..<max(info.rxQueues, 1))
@@ -109,8 +110,9 @@ public final class EngineHost: @unchecked Sendable {
                     var handler = QuicHandler(
                         endpoint: Endpoint(configuration: setup.endpoint(queue)), application: setup.application(queue, control),
                         localAddress: address.map { SocketAddress($0, port: port) })
+                    defer { handler.application.engineStopped() }
                     try setup.prepare(&handler, Instant(MonotonicTime.now()))
-                    log("serving on \(interface) queue \(queue), UDP port \(port) (AF_XDP \(xdpPort.zeroCopy ? "zero-copy" : "copy mode"))")
+                    log("serving on \(interface) queue \(queue), UDP port \(port) (AF_XDP \(xdpPort.zeroCopy ? "zero-copy" : "copy mode"), TX checksums \(xdpPort.transmitChecksum == .metadata ? "by the device (TX metadata)" : "in software"))")
                     ready()
                     _ = try PollEngine.run(port: &xdpPort, handler: &handler, control: control)
                 }

@@ -42,7 +42,7 @@ public enum TLSSetup {
         var tls = TLSConfiguration(alpn: alpn)
         if insecure {
             tls.verification = .none
-            tls.log = { message in printError("warning: \(message)") }
+            tls.log = { message in printError(message.hasPrefix("warning:") ? message : "warning: \(message)") }
         } else if let caFile {
             guard access(caFile, R_OK) == 0 else {
                 throw Failure(description: "cannot read the CA file \(caFile); give a PEM file with --ca, or --insecure to skip verification")

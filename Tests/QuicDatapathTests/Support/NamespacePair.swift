@@ -2,7 +2,7 @@ import Foundation
 import Glibc
 import QuicDatapath
 
-/// Two network namespaces joined by a veth pair with one queue each, addressed
+/// Two network namespaces joined by a veth pair with one queue each (or `queues`), addressed
 /// 10.200.0.1/24 + fd00:200::1/64 (side A) and .2 (side B). Names are unique per instance so
 /// parallel tests do not collide; `close()` (called by `withNamespacePair` on every path)
 /// deletes both namespaces, which removes the veth, and any pins left for the interface.
@@ -19,7 +19,7 @@ final class NamespacePair: @unchecked Sendable {
     var pathA: String { "/var/run/netns/" + namespaceA }
     var pathB: String { "/var/run/netns/" + namespaceB }
 
-    init(tag: String) throws {
+    init(tag: String, queues: Int = 1) throws {
         let unique = String(UInt32.random(in: 0..<UInt32.max), radix: 36)
         namespaceA = "qx-\(tag)-\(unique)-a"
         namespaceB = "qx-\(tag)-\(unique)-b"
@@ -30,8 +30,9 @@ final class NamespacePair: @unchecked Sendable {
         do {
             try run(["ip", "netns", "add", namespaceA], check: true)
             try run(["ip", "netns", "add", namespaceB], check: true)
-            try run(["ip", "link", "add", interfaceA, "numrxqueues", "1", "numtxqueues", "1", "type", "veth",
-                     "peer", "name", interfaceB, "numrxqueues", "1", "numtxqueues", "1"], check: true)
+            let count = String(queues)
+            try run(["ip", "link", "add", interfaceA, "numrxqueues", count, "numtxqueues", count, "type", "veth",
+                     "peer", "name", interfaceB, "numrxqueues", count, "numtxqueues", count], check: true)
             try run(["ip", "link", "set", interfaceA, "netns", namespaceA], check: true)
             try run(["ip", "link", "set", interfaceB, "netns", namespaceB], check: true)
             for (ns, dev, v4, v6) in [(namespaceA, interfaceA, addressA4, addressA6), (namespaceB, interfaceB, addressB4, addressB6)] {
@@ -67,8 +68,8 @@ final class NamespacePair: @unchecked Sendable {
 }
 
 /// Creates a namespace pair, runs `body`, and always removes the pair.
-func withNamespacePair<T>(_ tag: String, _ body: (NamespacePair) throws -> T) throws -> T {
-    let pair = try NamespacePair(tag: tag)
+func withNamespacePair<T>(_ tag: String, queues: Int = 1, _ body: (NamespacePair) throws -> T) throws -> T {
+    let pair = try NamespacePair(tag: tag, queues: queues)
     defer { pair.close() }
     return try body(pair)
 }

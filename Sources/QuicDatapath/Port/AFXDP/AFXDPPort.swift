@@ -20,12 +20,14 @@ public struct AFXDPPort: ~Copyable {
     /// True when the kernel accepted XDP_ZEROCOPY.
     public let zeroCopy: Bool
 
+    /// How TX UDP checksums are made (chosen from the offload table, see `AFXDPConfiguration`).
+    public let transmitChecksum: TransmitChecksumPath
+
     @usableFromInline let fill: UnsafeMutablePointer<xsk_ring_prod>
     @usableFromInline let completion: UnsafeMutablePointer<xsk_ring_cons>
     @usableFromInline let rx: UnsafeMutablePointer<xsk_ring_cons>
     @usableFromInline let tx: UnsafeMutablePointer<xsk_ring_prod>
-    let umem: OpaquePointer
-    let socket: OpaquePointer
+    let xsk: XSKSocket
     let socketFD: Int32
     let maps: XDPMaps
     let region: UMEMRegion
@@ -54,82 +56,46 @@ public struct AFXDPPort: ~Copyable {
         }
         let region = try UMEMRegion(frameSize: configuration.frameSize, frameCount: configuration.frameCount)
 
-        let fill = UnsafeMutablePointer<xsk_ring_prod>.allocate(capacity: 1)
-        let completion = UnsafeMutablePointer<xsk_ring_cons>.allocate(capacity: 1)
-        let rx = UnsafeMutablePointer<xsk_ring_cons>.allocate(capacity: 1)
-        let tx = UnsafeMutablePointer<xsk_ring_prod>.allocate(capacity: 1)
-        // libxdp does not set every cached index (e.g. the completion ring's): start from zero.
-        fill.initialize(to: xsk_ring_prod())
-        completion.initialize(to: xsk_ring_cons())
-        rx.initialize(to: xsk_ring_cons())
-        tx.initialize(to: xsk_ring_prod())
-        func freeRings() { fill.deallocate(); completion.deallocate(); rx.deallocate(); tx.deallocate() }
+        // TX checksums: through AF_XDP TX metadata where the device says it computes them
+        // (netdev xsk-features tx-checksum) or where asked to, in software otherwise.
+        let wantsMetadata: Bool
+        switch configuration.transmitChecksum {
+        case .software: wantsMetadata = false
+        case .metadata: wantsMetadata = true
+        case .auto: wantsMetadata = (try? OffloadTable.discover(interface: name))?.provider(.afxdpTxChecksum) == .hardware
+        }
 
         // The fill ring is twice the receive frame set: in copy mode the kernel publishes its
         // fill-ring consumer index lazily, so frames it already took may still count as
         // occupied; with the slack, recycling a received batch always finds room.
         var fillSize: UInt32 = 1
         while fillSize < UInt32(configuration.frameCount / 2) * 2 { fillSize <<= 1 }
-        var umemConfig = xsk_umem_config(
-            fill_size: fillSize, comp_size: configuration.ringSize,
-            frame_size: UInt32(configuration.frameSize), frame_headroom: 0, flags: 0)
-        var umem: OpaquePointer?
-        let umemStatus = xsk_umem__create(&umem, region.base, UInt64(region.byteCount), fill, completion, &umemConfig)
-        guard umemStatus == 0, let umem else {
-            freeRings()
-            throw DatapathError(.afxdpFailed, "cannot register the AF_XDP UMEM; run as root and check `ulimit -l`", errno: Errno(-umemStatus))
-        }
-
-        var socket: OpaquePointer?
-        var zeroCopy = false
-        var lastError = Errno(0)
-        let modes: [(UInt16, Bool)] = configuration.tryZeroCopy
-            ? [(UInt16(XDP_ZEROCOPY), true), (UInt16(XDP_COPY), false)] : [(UInt16(XDP_COPY), false)]
-        modeLoop: for (modeFlag, isZeroCopy) in modes {
-            var socketConfig = xsk_socket_config()
-            socketConfig.rx_size = configuration.ringSize
-            socketConfig.tx_size = configuration.ringSize
-            socketConfig.libxdp_flags = UInt32(XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD)
-            socketConfig.bind_flags = modeFlag | (configuration.needWakeup ? UInt16(XDP_USE_NEED_WAKEUP) : 0)
-            // EBUSY right after a previous socket on this queue closed (DESIGN.md): retry briefly.
-            for _ in 0..<50 {
-                let status = xsk_socket__create(&socket, name, queue, umem, rx, tx, &socketConfig)
-                if status == 0 { zeroCopy = isZeroCopy; break modeLoop }
-                lastError = Errno(-status)
-                socket = nil
-                if lastError != .busy { break }
-                usleep(20_000)
-            }
-        }
-        guard let socket else {
-            xsk_umem__delete(umem)
-            freeRings()
-            if lastError == .busy {
-                throw DatapathError(.afxdpFailed, "cannot bind an AF_XDP socket to \(name) queue \(queue): another socket holds it; stop the other engine", errno: lastError)
-            }
-            throw DatapathError(.afxdpFailed, "cannot bind an AF_XDP socket to \(name) queue \(queue); check that the queue exists (`ethtool -l \(name)`) and that quicxdp is loaded", errno: lastError)
-        }
-        let fd = xsk_socket__fd(socket)
+        let xsk = try XSKSocket(
+            interface: name, interfaceIndex: info.index, queue: queue, umem: region.base, umemLength: region.byteCount,
+            options: XSKSocket.Options(
+                fillSize: fillSize, completionSize: configuration.ringSize, ringSize: configuration.ringSize,
+                frameSize: configuration.frameSize, needWakeup: configuration.needWakeup,
+                tryZeroCopy: configuration.tryZeroCopy, txMetadata: wantsMetadata,
+                checksumInKernel: configuration.checksumInKernel))
+        let fd = xsk.fd
         do throws(DatapathError) {
             try maps.bindSocket(fd, queue: queue)
-            maps.setOwner(queue: queue, pid: getpid(), zeroCopy: zeroCopy)
+            maps.setOwner(queue: queue, pid: getpid(), zeroCopy: xsk.zeroCopy)
         } catch {
-            xsk_socket__delete(socket)
-            xsk_umem__delete(umem)
-            freeRings()
+            xsk.release()
             throw error
         }
 
         self.interface = info
         self.queue = queue
         self.configuration = configuration
-        self.zeroCopy = zeroCopy
-        self.fill = fill
-        self.completion = completion
-        self.rx = rx
-        self.tx = tx
-        self.umem = umem
-        self.socket = socket
+        self.zeroCopy = xsk.zeroCopy
+        self.transmitChecksum = xsk.txMetadataLength > 0 ? .metadata : .software
+        self.fill = xsk.fill
+        self.completion = xsk.completion
+        self.rx = xsk.rx
+        self.tx = xsk.tx
+        self.xsk = xsk
         self.socketFD = fd
         self.maps = maps
         self.region = region
@@ -148,22 +114,20 @@ public struct AFXDPPort: ~Copyable {
         receiveSlots = .allocate(capacity: configuration.batchSize)
         receiveAddresses = .allocate(capacity: configuration.batchSize)
         payloadLimit = min(Int(info.mtu) - EthernetFrame.ipv6HeaderSize - EthernetFrame.udpHeaderSize,
-                           configuration.frameSize - EthernetFrame.transmitHeadroom)
+                           configuration.frameSize - EthernetFrame.transmitHeadroom - xsk.txMetadataLength)
 
         // Give the kernel every receive frame.
         var index: UInt32 = 0
-        let reserved = xsk_ring_prod__reserve(fill, UInt32(receiveFrames), &index)
+        let reserved = xsk_ring_prod__reserve(xsk.fill, UInt32(receiveFrames), &index)
         for i in 0..<reserved {
-            xsk_ring_prod__fill_addr(fill, index &+ i)!.pointee = UInt64(Int(i) * configuration.frameSize)
+            xsk_ring_prod__fill_addr(xsk.fill, index &+ i)!.pointee = UInt64(Int(i) * configuration.frameSize)
         }
-        xsk_ring_prod__submit(fill, reserved)
+        xsk_ring_prod__submit(xsk.fill, reserved)
     }
 
     deinit {
         maps.unbindSocket(queue: queue)
-        xsk_socket__delete(socket)
-        xsk_umem__delete(umem)
-        fill.deallocate(); completion.deallocate(); rx.deallocate(); tx.deallocate()
+        xsk.release()
         receiveSlots.deallocate()
         receiveAddresses.deallocate()
         freeTransmitFrames.deinitialize(count: 1).deallocate()

@@ -1,8 +1,10 @@
 import CLibXDP
+import CQuicShim
 
 /// The transmit side of an `AFXDPPort` lent to a handler for one `transmit` call: `reserve`
 /// hands out a free UMEM frame (payload area after room for Ethernet + IPv6 + UDP), `commit`
-/// writes the headers in front of the payload (checksums in software, see OffloadTable) and
+/// writes the headers in front of the payload (the UDP checksum in software, or asked of the
+/// device through TX metadata, see `AFXDPConfiguration.transmitChecksum`) and
 /// queues a TX descriptor. Nothing is allocated.
 public struct AFXDPTransmitQueue: TransmitQueue {
     let base: UnsafeMutableRawPointer
@@ -12,6 +14,8 @@ public struct AFXDPTransmitQueue: TransmitQueue {
     let frames: UnsafeMutablePointer<FrameStack>
     let neighbours: UnsafeMutablePointer<NeighbourCache>
     let defaultSourcePort: UInt16
+    /// Bytes reserved before each packet for `struct xsk_tx_metadata` (0: checksums in software).
+    let metadataLength: Int
     var reservedFrame: UInt64?
     var committed = 0
     /// Datagrams dropped because no next hop could be resolved.
@@ -25,6 +29,7 @@ public struct AFXDPTransmitQueue: TransmitQueue {
         frames = port.freeTransmitFrames
         neighbours = port.neighbours
         defaultSourcePort = port.defaultSourcePort
+        metadataLength = port.transmitChecksum == .metadata ? port.xsk.txMetadataLength : 0
     }
 
     /// Returns a frame reserved but not committed.
@@ -39,7 +44,8 @@ public struct AFXDPTransmitQueue: TransmitQueue {
             guard let frame = frames.pointee.pop() else { return nil }
             reservedFrame = frame
         }
-        return UnsafeMutableRawBufferPointer(start: base + Int(reservedFrame!) + EthernetFrame.transmitHeadroom, count: payloadLimit)
+        return UnsafeMutableRawBufferPointer(
+            start: base + Int(reservedFrame!) + metadataLength + EthernetFrame.transmitHeadroom, count: payloadLimit)
     }
 
     public mutating func commit(length: Int, to destination: SocketAddress, from source: SocketAddress?, ecn: ECN) {
@@ -53,13 +59,25 @@ public struct AFXDPTransmitQueue: TransmitQueue {
         }
         var index: UInt32 = 0
         guard xsk_ring_prod__reserve(tx, 1, &index) == 1 else { return }
+        // With TX metadata the packet starts `metadataLength` later, so the metadata fits just
+        // before it in the same frame (the kernel reads it at addr - tx_metadata_len).
+        let packetBase = frame + UInt64(metadataLength)
         let (offset, frameLength) = FrameHeaderWriter.write(
-            frame: base + Int(frame), payloadLength: length, sourceMAC: sourceMAC, destinationMAC: entry.mac,
-            source: SocketAddress(sourceAddress, port: source?.port ?? defaultSourcePort), destination: destination, ecn: ecn)
+            frame: base + Int(packetBase), payloadLength: length, sourceMAC: sourceMAC, destinationMAC: entry.mac,
+            source: SocketAddress(sourceAddress, port: source?.port ?? defaultSourcePort), destination: destination, ecn: ecn,
+            udpChecksum: metadataLength > 0 ? .pseudoHeaderSeed : .full)
         let descriptor = xsk_ring_prod__tx_desc(tx, index)!
-        descriptor.pointee.addr = frame + UInt64(offset)
+        descriptor.pointee.addr = packetBase + UInt64(offset)
         descriptor.pointee.len = UInt32(frameLength)
         descriptor.pointee.options = 0
+        if metadataLength > 0 {
+            let metadata = (base + Int(descriptor.pointee.addr) - metadataLength).assumingMemoryBound(to: quic_xsk_tx_metadata.self)
+            let udpOffset = EthernetFrame.transmitHeadroom - EthernetFrame.udpHeaderSize - offset
+            metadata.pointee = quic_xsk_tx_metadata(
+                flags: UInt64(QUIC_XDP_TXMD_FLAGS_CHECKSUM), csum_start: UInt16(udpOffset), csum_offset: 6, reserved: 0,
+                launch_time: 0)
+            descriptor.pointee.options = UInt32(QUIC_XDP_TX_METADATA)
+        }
         reservedFrame = nil
         committed += 1
     }

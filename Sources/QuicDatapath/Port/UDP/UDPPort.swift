@@ -12,7 +12,10 @@ public struct UDPPort: ~Copyable {
     public let localPort: UInt16
     public let dualStack: Bool
     public let groEnabled: Bool
+    /// GSO as the port started; it turns itself off if the kernel refuses a GSO send.
     public let gsoEnabled: Bool
+    /// The offload table that decided GSO/GRO (nil for a wildcard bind without an interface).
+    public let offloads: OffloadTable?
     let socket: OwnedDescriptor
 
     // Receive: `batchSize` buffers of `receiveBufferSize`, message headers, control space.
@@ -52,6 +55,13 @@ public struct UDPPort: ~Copyable {
             _ = UDPSocketOptions.set(raw, Int32(IPPROTO_IP), IP_PKTINFO, 1)
             _ = UDPSocketOptions.set(raw, Int32(IPPROTO_IP), IP_RECVTOS, 1)
         }
+        // DF on every datagram (RFC 9000 §14: QUIC datagrams must not be fragmented) without
+        // the kernel's path-MTU cache refusing sends (QUIC probes the path itself). Without
+        // this a GSO send, larger than the MTU as a whole, leaves without DF.
+        _ = UDPSocketOptions.set(raw, Int32(IPPROTO_IP), IP_MTU_DISCOVER, UDPSocketOptions.pmtuDiscoveryProbe)
+        if family == AF_INET6 {
+            _ = UDPSocketOptions.set(raw, Int32(IPPROTO_IPV6), IPV6_MTU_DISCOVER, UDPSocketOptions.pmtuDiscoveryProbe)
+        }
         var storage = sockaddr_in6()
         let length = withUnsafeMutableBytes(of: &storage) { raw in
             SocketAddress(address ?? .v6(high: 0, low: 0), port: port).write(sockaddrTo: raw.baseAddress!, dualStack: false)
@@ -76,11 +86,18 @@ public struct UDPPort: ~Copyable {
         }
         localPort = withUnsafeBytes(of: &actual) { SocketAddress(sockaddr: $0.baseAddress!)?.port ?? port }
 
-        groEnabled = configuration.useGRO && UDPSocketOptions.set(raw, UDPSocketOptions.solUDP, UDPSocketOptions.udpGRO, 1)
+        // The offload table of the interface the socket lives on decides; the kernel must also
+        // accept the socket options (UDP_SEGMENT since 4.18, UDP_GRO since 5.0).
+        let interfaceName = configuration.offloadInterface ?? address.flatMap { InterfaceInfo.name(owning: $0) }
+        let offloads = interfaceName.flatMap { try? OffloadTable.discover(interface: $0) }
+        let coalescing = offloads?.provider(.receiveCoalescing) ?? .software
+        groEnabled = configuration.useGRO && coalescing != .unavailable
+            && UDPSocketOptions.set(raw, UDPSocketOptions.solUDP, UDPSocketOptions.udpGRO, 1)
         var segment: Int32 = 0
         var segmentLength = socklen_t(4)
-        gsoEnabled = configuration.useGSO
+        gsoEnabled = configuration.useGSO && offloads?.provider(.segmentation) != .unavailable
             && getsockopt(raw, UDPSocketOptions.solUDP, UDPSocketOptions.udpSegment, &segment, &segmentLength) == 0
+        self.offloads = offloads
 
         self.configuration = configuration
         self.dualStack = dualStack
@@ -122,13 +139,16 @@ public struct UDPPort: ~Copyable {
         public var receivedBuffers: UInt64
         /// Buffers that arrived GRO-coalesced (more than one datagram).
         public var coalescedBuffers: UInt64
+        /// GSO sends the kernel refused (after the first, the port sends without GSO).
+        public var refusedSegmentedSends: UInt64
     }
 
     public var counters: Counters {
         Counters(sentMessages: sender.pointee.totalMessages, sentDatagrams: sender.pointee.totalDatagrams,
                  droppedDatagrams: UInt64(sender.pointee.droppedMessages),
                  receiveCalls: receiveStatistics.pointee.calls, receivedBuffers: receiveStatistics.pointee.buffers,
-                 coalescedBuffers: receiveStatistics.pointee.coalesced)
+                 coalescedBuffers: receiveStatistics.pointee.coalesced,
+                 refusedSegmentedSends: sender.pointee.refusedSegmentedSends)
     }
 }
 
@@ -227,7 +247,12 @@ extension UDPPort: DatapathPort {
                 result = try syscall("sendmmsg") { quic_sendmmsg(fd, messages, UInt32(remaining), 0) }
             } catch {
                 // An unreachable peer or a rejected message (EMSGSIZE, EINVAL): drop that
-                // datagram, as a lost packet; QUIC recovers (RFC 9002).
+                // datagram, as a lost packet; QUIC recovers (RFC 9002). A refused GSO send
+                // (EIO: a path the kernel cannot segment for) turns GSO off for later sends.
+                if sender.pointee.isSegmented(first), error == .io || error == .invalidArgument {
+                    sender.pointee.refusedSegmentedSends += 1
+                    sender.pointee.gso = false
+                }
                 sender.pointee.sentMessages += 1
                 sender.pointee.droppedMessages += 1
                 continue

@@ -13,6 +13,10 @@ public struct UDPPortConfiguration: Sendable {
     /// Socket buffer sizes asked for (SO_RCVBUFFORCE/SO_SNDBUFFORCE as root, else capped by
     /// net.core.rmem_max/wmem_max); a burst that overflows the receive buffer is lost.
     public var socketBufferBytes: Int32 = 4 << 20
+    /// The interface whose offload table decides GRO (and is reported with GSO): nil means the
+    /// interface that holds the bound address; a wildcard bind has none, and then the kernel's
+    /// acceptance of the socket options alone decides.
+    public var offloadInterface: String?
 
     public init() {}
 }

@@ -8,7 +8,9 @@ import Glibc
 struct UDPSender {
     let configuration: UDPPortConfiguration
     let dualStack: Bool
-    let gso: Bool
+    /// Coalesce runs into UDP_SEGMENT messages (off for good once the kernel refused one).
+    var gso: Bool
+    var refusedSegmentedSends: UInt64 = 0
     let arenaSize: Int
     let arena: UnsafeMutableRawPointer
     let messages: UnsafeMutablePointer<quic_mmsghdr>
@@ -17,6 +19,7 @@ struct UDPSender {
     let control: UnsafeMutableRawPointer
     static let controlSize = 96
     let maxMessages: Int
+    let segmented: UnsafeMutablePointer<Bool>
 
     var messageCount = 0
     var sentMessages = 0
@@ -42,6 +45,9 @@ struct UDPSender {
 
     var pendingMessages: Int { messageCount - sentMessages }
 
+    /// Whether message `index` carries several datagrams (a UDP_SEGMENT control message).
+    func isSegmented(_ index: Int) -> Bool { segmented[index] }
+
     init(configuration: UDPPortConfiguration, dualStack: Bool, gso: Bool) {
         self.configuration = configuration
         self.dualStack = dualStack
@@ -53,11 +59,14 @@ struct UDPSender {
         iovs = .allocate(capacity: maxMessages)
         names = .allocate(capacity: maxMessages)
         control = .allocate(byteCount: Self.controlSize * maxMessages, alignment: 8)
+        segmented = .allocate(capacity: maxMessages)
+        segmented.initialize(repeating: false, count: maxMessages)
     }
 
     // Lives in a heap cell owned by UDPPort, which deinitializes it exactly once.
     func free() {
         arena.deallocate(); messages.deallocate(); iovs.deallocate(); names.deallocate(); control.deallocate()
+        segmented.deallocate()
     }
 
     mutating func reset() {
@@ -135,6 +144,7 @@ struct UDPSender {
             cmsg = quic_cmsg_nxthdr(&header, current)
         }
         let ipv4 = runDestination.address.isIPv4
+        segmented[i] = runSegments > 1
         if runSegments > 1 {
             let size = UInt16(runSegmentSize)
             append(level: UDPSocketOptions.solUDP, type: UDPSocketOptions.udpSegment, size: 2) { $0.storeBytes(of: size, as: UInt16.self) }

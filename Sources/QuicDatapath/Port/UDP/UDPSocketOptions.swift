@@ -12,6 +12,8 @@ enum UDPSocketOptions {
     static let ipPacketInfoAddressOffset = 8          //   .ipi_addr (the datagram's destination)
     static let ipPacketInfoSpecificDestinationOffset = 4 // .ipi_spec_dst (source for sending)
     static let ipv6PacketInfoSize = 20                // struct in6_pktinfo: addr then ifindex
+    /// IP_PMTUDISC_PROBE / IPV6_PMTUDISC_PROBE (both 3): set DF, ignore the path-MTU cache.
+    static let pmtuDiscoveryProbe: Int32 = 3
 
     static func set(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32) -> Bool {
         var value = value
