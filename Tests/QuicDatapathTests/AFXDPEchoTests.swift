@@ -53,16 +53,17 @@ struct AFXDPEchoTests {
         }
     }
 
-    @Test("the TX payload limit follows the MTU (1500 − IPv6 − UDP)")
+    @Test("the TX payload limits follow the MTU: 1500 − IPv4 − UDP, and 1500 − IPv6 − UDP for IPv6")
     func payloadLimitFollowsMTU() throws {
         try withNamespacePair("xm") { pair in
             let interface = pair.interfaceA
             try pair.inA { _ = try XDPLoader.load(interface: interface, ports: [Self.port]) }
-            let limit = try pair.inA { () throws -> Int in
+            let (limit, ipv6Limit) = try pair.inA { () throws -> (Int, Int) in
                 let port = try AFXDPPort(interface: interface)
-                return port.maxPayloadSize
+                return (port.maxPayloadSize, port.ipv6PayloadLimit)
             }
-            #expect(limit == 1500 - 40 - 8)
+            #expect(limit == 1500 - 20 - 8)
+            #expect(ipv6Limit == 1500 - 40 - 8)
             try pair.inA { _ = try XDPLoader.unload(interface: interface) }
         }
     }

@@ -13,6 +13,8 @@ struct PatternServer: QuicApplication {
     var requests: [StreamID: [UInt8]] = [:]
     var responses: [StreamID: Pending] = [:]
     var scratch = [UInt8](repeating: 0, count: 65536)
+    /// Where the server notes the largest datagram size its path MTU discovery reached.
+    var result: DownloadResult?
 
     static func byte(_ offset: Int) -> UInt8 { UInt8(truncatingIfNeeded: offset &* 7 &+ offset >> 9) }
 
@@ -32,6 +34,7 @@ struct PatternServer: QuicApplication {
     }
 
     mutating func poll(_ handle: ConnectionHandle, _ connection: Connection, now: Instant) -> Bool {
+        if let result { result.serverMaxDatagramSize = max(result.serverMaxDatagramSize, connection.currentMaxDatagramSize) }
         var more = false
         for (id, pending) in responses {
             var state = pending
@@ -62,6 +65,7 @@ final class DownloadResult: @unchecked Sendable {
     var ecnState: ECNValidation.State?
     var ecnFailure: ECNValidation.Failure?
     var receivedECN = ECNCounts()
+    var serverMaxDatagramSize = 0
 }
 
 /// Requests "GET /N" once connected and checks every byte of the answer.
@@ -133,16 +137,16 @@ struct QuicOverDatapathTests {
             let interface = pair.interfaceA
             try pair.inA { _ = try XDPLoader.load(interface: interface, ports: [Self.port]) }
             let serverTLS = try TestPKI.server()
+            let result = DownloadResult()
             let server = try EngineRunner<EngineStatistics>(namespace: pair.pathA) { control, ready in
                 var port = try AFXDPPort(interface: interface, queue: 0, defaultSourcePort: Self.port)
                 let endpoint = Endpoint(
                     configuration: EndpointConfiguration(
                         server: ConnectionConfiguration(tls: serverTLS), idGenerator: QuicLBConnectionIDGenerator(serverID: 1)))
-                var handler = QuicHandler(endpoint: endpoint, application: PatternServer())
+                var handler = QuicHandler(endpoint: endpoint, application: PatternServer(result: result))
                 ready()
                 return try PollEngine.run(port: &port, handler: &handler, control: control)
             }
-            let result = DownloadResult()
             let serverAddress = QuicCore.SocketAddress(SocketAddress(IPAddress(ipv6 ? pair.addressA6 : pair.addressA4)!, port: Self.port))
             let clientTLS = TestPKI.client()
             let client = try EngineRunner<Void>(namespace: pair.pathB) { control, ready in
@@ -164,6 +168,9 @@ struct QuicOverDatapathTests {
             #expect(result.received == Self.size)
             #expect(result.corrupt == 0)
             #expect(result.alpn == "hq-interop")
+            // DPLPMTUD from the AF_XDP server reaches the veth's 1500-byte MTU less the IP and UDP
+            // headers of the family in use.
+            #expect(result.serverMaxDatagramSize == (ipv6 ? 1452 : 1472), "server PMTU \(result.serverMaxDatagramSize)")
             // ECN through the real kernel both ways: the server's AF_XDP frames carry ECT(0) in
             // the IP header and the client's UDP socket reads it (IP_TOS/IPV6_TCLASS); the
             // client's marks reach the server's AF_XDP parser, whose ACK counts validate them.

@@ -41,7 +41,7 @@ struct EmbeddingAPITests {
     func echo() async throws {
         let server = try QuicServer(listen: "127.0.0.1:\(Self.port)", configuration: Self.serverConfiguration())
         defer { server.shutdown() }
-        let serving = Task {
+        let serving = Task(executorPreference: DedicatedThreads.executor) {
             let connection = try await server.accept()
             #expect(connection.alpn == "echo")
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -87,7 +87,7 @@ struct EmbeddingAPITests {
         let port = Self.port &+ 10 &+ UInt16(megabytes)
         let server = try QuicServer(listen: "127.0.0.1:\(port)", configuration: Self.serverConfiguration())
         defer { server.shutdown() }
-        let serving = Task {
+        let serving = Task(executorPreference: DedicatedThreads.executor) {
             let connection = try await server.accept()
             let stream = try await connection.acceptStream()
             while let chunk = try await stream.read() { try await stream.write(chunk) }
@@ -113,11 +113,11 @@ struct EmbeddingAPITests {
         let port = Self.port &+ 30
         let server = try QuicServer(listen: "127.0.0.1:\(port)", configuration: Self.serverConfiguration())
         defer { server.shutdown() }
-        let serving = Task {
+        let serving = Task(executorPreference: DedicatedThreads.executor) {
             while let connection = try? await server.accept() {
-                Task {
+                Task(executorPreference: DedicatedThreads.executor) {
                     while let stream = try? await connection.acceptStream() {
-                        Task {
+                        Task(executorPreference: DedicatedThreads.executor) {
                             while let chunk = try await stream.read() { try await stream.write(chunk) }
                             try await stream.finish()
                         }
@@ -152,7 +152,7 @@ struct EmbeddingAPITests {
         let stream = try await connection.openStream()
         let total = 24 << 20  // far more than the stream window and both buffers together
         let written = Counter()
-        let writer = Task {
+        let writer = Task(executorPreference: DedicatedThreads.executor) {
             var offset = 0
             while offset < total {
                 let chunk = (0..<65536).map { UInt8(truncatingIfNeeded: (offset + $0) % 251) }
@@ -203,8 +203,8 @@ extension EmbeddingAPITests {
         try await quiet.write([9])
         let waiting = try await peer.acceptStream()
         #expect(try await waiting.read() == [9])
-        let pendingRead = Task { try await waiting.read() }
-        let pendingAccept = Task { try await peer.acceptStream() }
+        let pendingRead = Task(executorPreference: DedicatedThreads.executor) { try await waiting.read() }
+        let pendingAccept = Task(executorPreference: DedicatedThreads.executor) { try await peer.acceptStream() }
         try await Task.sleep(for: .milliseconds(50))
         connection.close(errorCode: 3, reason: "bye")
         do {
@@ -217,7 +217,7 @@ extension EmbeddingAPITests {
         #expect(peer.closeReason != nil)
 
         // Calls waiting when the endpoint shuts down fail with endpointStopped, and so do later ones.
-        let pendingServerAccept = Task { try await server.accept() }
+        let pendingServerAccept = Task(executorPreference: DedicatedThreads.executor) { try await server.accept() }
         try await Task.sleep(for: .milliseconds(50))
         server.shutdown()
         await #expect(throws: QuicError.endpointStopped) { _ = try await pendingServerAccept.value }

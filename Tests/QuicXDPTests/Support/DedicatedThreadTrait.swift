@@ -8,7 +8,8 @@ import Testing
 /// test whose reading task cannot run for that long stops granting flow control; both QUIC
 /// endpoints fall silent and close on their idle timeout — a failure of the test harness,
 /// not of the code under test. With this trait the test's tasks (and their child tasks, which
-/// inherit the executor preference) run on `DedicatedExecutor` threads.
+/// inherit the executor preference) run on `DedicatedExecutor` threads. Unstructured tasks do
+/// not inherit it: create them with `Task(executorPreference: DedicatedThreads.executor)`.
 struct DedicatedThreads: TestTrait, SuiteTrait, TestScoping {
     /// Shared by every test that asks, and kept for the life of the process: a task resumed
     /// after its test ended (a continuation a worker thread resumes late) still finds it.

@@ -40,7 +40,9 @@ public struct AFXDPPort: ~Copyable {
     public let defaultSourcePort: UInt16
     let receiveSlots: UnsafeMutableBufferPointer<ReceivedDatagram>
     let receiveAddresses: UnsafeMutablePointer<UInt64>
+    /// The largest UDP payload: IPv4 (`payloadLimit`) and IPv6 within the interface MTU.
     let payloadLimit: Int
+    public let ipv6PayloadLimit: Int
     var outstandingTransmits = 0
     /// Frames the port could not parse (not UDP/IP), dropped and recycled.
     public private(set) var malformedFrames: UInt64 = 0
@@ -113,8 +115,11 @@ public struct AFXDPPort: ~Copyable {
         pendingFill.initialize(to: FrameStack(capacity: receiveFrames))
         receiveSlots = .allocate(capacity: configuration.batchSize)
         receiveAddresses = .allocate(capacity: configuration.batchSize)
-        payloadLimit = min(Int(info.mtu) - EthernetFrame.ipv6HeaderSize - EthernetFrame.udpHeaderSize,
-                           configuration.frameSize - EthernetFrame.transmitHeadroom - xsk.txMetadataLength)
+        // IPv4 headers are 20 bytes shorter than IPv6 ones: the frames leave room for IPv6, and
+        // an IPv4 datagram may use the MTU's remaining 20 bytes (DPLPMTUD finds each path's size).
+        let frameRoom = configuration.frameSize - EthernetFrame.transmitHeadroom - xsk.txMetadataLength
+        payloadLimit = min(Int(info.mtu) - EthernetFrame.ipv4HeaderSize - EthernetFrame.udpHeaderSize, frameRoom)
+        ipv6PayloadLimit = min(Int(info.mtu) - EthernetFrame.ipv6HeaderSize - EthernetFrame.udpHeaderSize, frameRoom)
 
         // Give the kernel every receive frame.
         var index: UInt32 = 0

@@ -2,7 +2,8 @@ import CLibXDP
 import CQuicShim
 
 /// The transmit side of an `AFXDPPort` lent to a handler for one `transmit` call: `reserve`
-/// hands out a free UMEM frame (payload area after room for Ethernet + IPv6 + UDP), `commit`
+/// hands out a free UMEM frame (payload area after room for Ethernet + IPv6 + UDP, up to the
+/// IPv4 payload limit; IPv6 datagrams beyond theirs are dropped at commit), `commit`
 /// writes the headers in front of the payload (the UDP checksum in software, or asked of the
 /// device through TX metadata, see `AFXDPConfiguration.transmitChecksum`) and
 /// queues a TX descriptor. Nothing is allocated.
@@ -10,6 +11,7 @@ public struct AFXDPTransmitQueue: TransmitQueue {
     let base: UnsafeMutableRawPointer
     let tx: UnsafeMutablePointer<xsk_ring_prod>
     let payloadLimit: Int
+    let ipv6PayloadLimit: Int
     let sourceMAC: MACAddress
     let frames: UnsafeMutablePointer<FrameStack>
     let neighbours: UnsafeMutablePointer<NeighbourCache>
@@ -20,11 +22,14 @@ public struct AFXDPTransmitQueue: TransmitQueue {
     var committed = 0
     /// Datagrams dropped because no next hop could be resolved.
     var unroutable = 0
+    /// IPv6 datagrams dropped for exceeding the MTU (a path MTU probe that cannot succeed).
+    var oversized = 0
 
     init(port: borrowing AFXDPPort) {
         base = port.region.base
         tx = port.tx
         payloadLimit = port.payloadLimit
+        ipv6PayloadLimit = port.ipv6PayloadLimit
         sourceMAC = port.interface.mac!
         frames = port.freeTransmitFrames
         neighbours = port.neighbours
@@ -51,6 +56,10 @@ public struct AFXDPTransmitQueue: TransmitQueue {
     public mutating func commit(length: Int, to destination: SocketAddress, from source: SocketAddress?, ecn: ECN) {
         guard let frame = reservedFrame else { preconditionFailure("commit without reserve") }
         precondition(length <= payloadLimit, "datagram larger than the reserved space")
+        guard length <= ipv6PayloadLimit || destination.address.isIPv4 else {
+            oversized += 1
+            return  // as if lost on the way; the frame stays reserved for the next datagram
+        }
         guard let entry = neighbours.pointee.lookup(destination.address),
               let sourceAddress = source?.address ?? entry.source
         else {
