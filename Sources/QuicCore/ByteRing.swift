@@ -3,6 +3,9 @@
 /// reads any retained offset. Capacity grows by doubling up to a limit, then stays.
 public struct ByteRing: ~Copyable {
     private var storage: UnsafeMutableRawBufferPointer
+    /// `capacity - 1` when the capacity is a power of two (positions by masking instead of a
+    /// 64-bit division on every write and read), else 0.
+    private var mask: UInt64
     /// Offset of the oldest byte retained.
     public private(set) var base: UInt64 = 0
     public let maximumCapacity: Int
@@ -10,12 +13,23 @@ public struct ByteRing: ~Copyable {
     public init(initialCapacity: Int = 4096, maximumCapacity: Int) {
         precondition(initialCapacity > 0 && maximumCapacity >= initialCapacity)
         storage = .allocate(byteCount: initialCapacity, alignment: 16)
+        mask = Self.mask(for: initialCapacity)
         self.maximumCapacity = maximumCapacity
     }
 
     deinit { storage.deallocate() }
 
     public var capacity: Int { storage.count }
+
+    private static func mask(for capacity: Int) -> UInt64 {
+        capacity.nonzeroBitCount == 1 ? UInt64(capacity - 1) : 0
+    }
+
+    /// The storage position of stream offset `offset`.
+    @inline(__always)
+    private func position(_ offset: UInt64) -> Int {
+        Int(mask != 0 ? offset & mask : offset % UInt64(capacity))
+    }
     /// One past the highest offset the window can hold right now without growing.
     public var windowEnd: UInt64 { base + UInt64(capacity) }
 
@@ -41,6 +55,7 @@ public struct ByteRing: ~Copyable {
         }
         storage.deallocate()
         storage = bigger
+        mask = Self.mask(for: newCapacity)
         return true
     }
 
@@ -49,7 +64,7 @@ public struct ByteRing: ~Copyable {
         precondition(offset >= base && offset + UInt64(bytes.count) <= windowEnd, "write outside the ring window")
         var copied = 0
         while copied < bytes.count {
-            let position = Int((offset + UInt64(copied)) % UInt64(capacity))
+            let position = position(offset + UInt64(copied))
             let run = min(bytes.count - copied, capacity - position)
             (storage.baseAddress! + position).copyMemory(from: bytes.baseAddress! + copied, byteCount: run)
             copied += run
@@ -61,7 +76,7 @@ public struct ByteRing: ~Copyable {
         precondition(offset >= base && offset + UInt64(count) <= windowEnd, "read outside the ring window")
         var copied = 0
         while copied < count {
-            let position = Int((offset + UInt64(copied)) % UInt64(capacity))
+            let position = position(offset + UInt64(copied))
             let run = min(count - copied, capacity - position)
             (destination + copied).copyMemory(from: storage.baseAddress! + position, byteCount: run)
             copied += run

@@ -20,10 +20,10 @@ struct StreamTable {
         get {
             let kind = Int(id.rawValue & 3)
             let index = id.index
-            let table = kinds[kind]
-            guard index >= table.base else { return nil }
-            let offset = Int(index - table.base) + table.head
-            return offset < table.entries.count ? table.entries[offset] : nil
+            // In place: copying the `Kind` out retained and released its array (every frame).
+            guard index >= kinds[kind].base else { return nil }
+            let offset = Int(index - kinds[kind].base) + kinds[kind].head
+            return offset < kinds[kind].entries.count ? kinds[kind].entries[offset] : nil
         }
         set {
             let kind = Int(id.rawValue & 3)
