@@ -102,6 +102,10 @@ extension Connection {
             try applyPreferredAddressParameter(parameters)
         }
         try negotiateVersion(parameters.versionInformation, now: now)
+        // Tickets from here on (a client's stored NewSessionTicket, a server's issued one) belong
+        // to the negotiated version (RFC 9369 §5); the one offered was checked against the
+        // version the client started in, which its 0-RTT also uses (§4.1).
+        tls.ticketContext = Connection.ticketContext(version)
         peerParameters = parameters
         streams.applyPeerParameters(parameters)
         recovery.maxAckDelay = .milliseconds(Int64(parameters.maxAckDelay))

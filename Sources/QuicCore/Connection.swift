@@ -260,7 +260,7 @@ public final class Connection {
         configuration.transportParametersOverride?(&parameters)
         tls = TLSConnection(
             role: .client, configuration: configuration.tls, localTransportParameters: parameters.encode(),
-            serverName: serverName)
+            serverName: serverName, ticketContext: Connection.ticketContext(version))
         // A token from an earlier connection's NEW_TOKEN frame validates our address at once
         // (RFC 9000 §8.1.3); only one issued in this version applies (RFC 9369 §5).
         if let store = configuration.addressTokenStore, let serverName,
@@ -339,7 +339,7 @@ public final class Connection {
         let override = configuration.transportParametersOverride
         tls = TLSConnection(
             role: .server, configuration: configuration.tls, localTransportParameters: parameters.encode(),
-            earlyDataContext: Connection.earlyDataContext(parameters),
+            ticketContext: Connection.ticketContext(version), earlyDataContext: Connection.earlyDataContext(parameters),
             transportParametersForClient: { client in
                 CompatibleVersionNegotiation.serverParameters(
                     base: base, original: original, preferred: preferred, available: available, override: override,
@@ -384,6 +384,13 @@ public final class Connection {
         remembered.activeConnectionIDLimit = parameters.activeConnectionIDLimit
         remembered.maxDatagramFrameSize = parameters.maxDatagramFrameSize
         return remembered.encode()
+    }
+
+    /// What session tickets are bound to: the QUIC version, 4 bytes big-endian (RFC 9369 §5). A
+    /// client offers only a ticket of the version it starts in; a server resumes only a ticket of
+    /// the version the client started in, and both file later tickets under the negotiated one.
+    static func ticketContext(_ version: QuicVersion) -> [UInt8] {
+        withUnsafeBytes(of: version.rawValue.bigEndian) { Array($0) }
     }
 
     func installInitialKeys() throws(TransportFailure) {

@@ -64,7 +64,7 @@ final class ClientHandshake: HandshakeCore {
 
         let now = configuration.wallClock()
         if let store = configuration.sessionTicketStore,
-            let candidate = store.take(serverName: serverName ?? "", now: now),
+            let candidate = store.take(serverName: serverName ?? "", context: ticketContext, now: now),
             configuration.cipherSuites.contains(candidate.suite)
         {
             ticket = candidate
@@ -451,7 +451,7 @@ final class ClientHandshake: HandshakeCore {
             ClientTicket(
                 serverName: serverName ?? "", ticket: ticket.ticket, psk: psk, suite: suite,
                 receivedAt: configuration.wallClock(), lifetime: ticket.lifetime, ageAdd: ticket.ageAdd,
-                maxEarlyDataSize: maxEarlyData, alpn: alpn, transportParameters: parameters),
+                maxEarlyDataSize: maxEarlyData, alpn: alpn, transportParameters: parameters, context: ticketContext),
             now: configuration.wallClock())
         emit(.sessionTicketReceived)
     }

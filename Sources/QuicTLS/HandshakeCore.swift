@@ -9,6 +9,10 @@ class HandshakeCore {
     /// The quic_transport_parameters body this endpoint sends (a server may replace it once the
     /// client's are known, before EncryptedExtensions).
     var localTransportParameters: [UInt8]
+    /// Opaque bytes a session ticket is bound to: sealed into the tickets a server issues and
+    /// kept with those a client stores; a ticket resumes only under the same context. QUIC puts
+    /// its version here (RFC 9369 §5).
+    var ticketContext: [UInt8] = []
 
     private var outputs: [(level: EncryptionLevel, data: [UInt8])] = []
     private var events: [TLSEvent] = []

@@ -300,9 +300,11 @@ final class ServerHandshake: HandshakeCore {
         state = .waitSecondClientHello
     }
 
-    /// Picks the first identity that is one of our tickets, unexpired and of the suite's hash,
-    /// and validates its binder only (RFC 8446 §4.2.11): a binder that does not verify ends the
-    /// handshake with decrypt_error; unknown identities are ignored.
+    /// Picks the first identity that is one of our tickets, unexpired, of the suite's hash and
+    /// issued under this connection's ticket context, and validates its binder only (RFC 8446
+    /// §4.2.11): a binder that does not verify ends the handshake with decrypt_error; other
+    /// identities are ignored. A ticket of another context (QUIC version) is declined like an
+    /// unknown one: a full handshake without 0-RTT, not an alert (RFC 9369 §5).
     private func selectPSK(
         _ body: [UInt8], message: HandshakeMessage, suite: CipherSuite
     ) throws(TLSAlert) -> AcceptedPSK? {
@@ -317,6 +319,10 @@ final class ServerHandshake: HandshakeCore {
                 continue
             }
             guard ticket.suite.hash == suite.hash, now >= ticket.issuedAt, now < ticket.expiresAt else { continue }
+            guard ticket.ticketContext == ticketContext else {
+                log("resumption declined: a ticket was issued under another ticket context (QUIC version, RFC 9369 §5)")
+                continue
+            }
             let truncated = Array(message.encoded.dropLast(offered.bindersLength))
             let hash = suite.hash
             let expected = TLSKeySchedule.verifyData(
@@ -415,7 +421,7 @@ final class ServerHandshake: HandshakeCore {
                 resumptionMasterSecret: resumptionMasterSecret, nonce: nonce, hash: suite.hash),
             issuedAt: now, lifetime: ring.ticketLifetime, ageAdd: ageAdd,
             allowsEarlyData: configuration.enableEarlyData,
-            alpn: Array(alpn.utf8), earlyDataContext: earlyDataContext)
+            alpn: Array(alpn.utf8), earlyDataContext: earlyDataContext, ticketContext: ticketContext)
         var extensions = ExtensionBlock()
         if configuration.enableEarlyData {
             extensions.append(.earlyData) { $0.writeUInt32(NewSessionTicket.quicEarlyDataSentinel) }

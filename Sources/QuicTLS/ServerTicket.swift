@@ -2,9 +2,12 @@ import QuicCrypto
 
 /// What a server seals into a ticket so it can resume statelessly (RFC 8446 §4.6.1) and decide on
 /// 0-RTT (§4.2.10; RFC 9001 §4.6.3): the PSK and its suite, the ticket's timing, the ALPN and the
-/// QUIC 0-RTT context the ticket was issued with.
+/// QUIC 0-RTT context the ticket was issued with, and the ticket context (the QUIC version,
+/// RFC 9369 §5) it may be used in.
 struct ServerTicket {
-    static let version: UInt8 = 1
+    /// 2 added `ticketContext`; tickets of version 1 no longer decode, so they cannot resume in a
+    /// QUIC version other than the one that issued them.
+    static let version: UInt8 = 2
 
     var suite: CipherSuite
     var psk: [UInt8]
@@ -15,6 +18,7 @@ struct ServerTicket {
     var allowsEarlyData: Bool
     var alpn: [UInt8]
     var earlyDataContext: [UInt8]
+    var ticketContext: [UInt8]
 
     var expiresAt: UInt64 { issuedAt + UInt64(lifetime) * 1000 }
 
@@ -29,6 +33,7 @@ struct ServerTicket {
         writer.writeUInt8(allowsEarlyData ? 1 : 0)
         writer.writeVector(lengthBytes: 1, alpn)
         writer.writeVector(lengthBytes: 2, earlyDataContext)
+        writer.writeVector(lengthBytes: 1, ticketContext)
         return writer.bytes
     }
 
@@ -47,10 +52,11 @@ struct ServerTicket {
             let allowsEarlyData = try reader.readUInt8("early data") == 1
             let alpn = try reader.readVector(lengthBytes: 1, "alpn")
             let context = try reader.readVector(lengthBytes: 2, "early data context")
+            let ticketContext = try reader.readVector(lengthBytes: 1, "ticket context")
             try reader.expectEnd("ticket")
             return ServerTicket(
                 suite: suite, psk: psk, issuedAt: issuedAt, lifetime: lifetime, ageAdd: ageAdd,
-                allowsEarlyData: allowsEarlyData, alpn: alpn, earlyDataContext: context)
+                allowsEarlyData: allowsEarlyData, alpn: alpn, earlyDataContext: context, ticketContext: ticketContext)
         } catch {
             return nil
         }

@@ -5,7 +5,8 @@ import Synchronization
 
 /// What a client keeps from a NewSessionTicket (RFC 8446 §4.6.1) together with what QUIC must
 /// remember for 0-RTT: the server's transport parameters and the ALPN (RFC 9001 §4.6.1,
-/// RFC 9000 §7.4.1), and the server name it was issued for (RFC 8446 §4.2.11).
+/// RFC 9000 §7.4.1), the server name it was issued for (RFC 8446 §4.2.11), and the ticket context
+/// of the connection that received it (QUIC: its negotiated version, RFC 9369 §5).
 struct ClientTicket: Sendable, Hashable {
     var serverName: String
     var ticket: [UInt8]
@@ -20,6 +21,8 @@ struct ClientTicket: Sendable, Hashable {
     var maxEarlyDataSize: UInt32?
     var alpn: String
     var transportParameters: [UInt8]
+    /// Only a connection with the same ticket context offers this ticket.
+    var context: [UInt8]
 
     /// Usable until its lifetime ends (§4.6.1: never beyond 7 days).
     func isUsable(at now: UInt64) -> Bool {
@@ -45,9 +48,12 @@ struct ClientTicket: Sendable, Hashable {
         writer.writeUInt32(maxEarlyDataSize ?? 0)
         writer.writeVector(lengthBytes: 1, Array(alpn.utf8))
         writer.writeVector(lengthBytes: 2, transportParameters)
+        writer.writeVector(lengthBytes: 1, context)
     }
 
-    static func decode(_ reader: inout TLSReader) throws(TLSAlert) -> ClientTicket {
+    /// `hasContext`: false for the records of QXDP-TICKETS-1 files, which end before the context;
+    /// such a ticket gets an empty one and is only read to be skipped.
+    static func decode(_ reader: inout TLSReader, hasContext: Bool = true) throws(TLSAlert) -> ClientTicket {
         let serverName = String(decoding: try reader.readVector(lengthBytes: 2, "server name"), as: UTF8.self)
         let ticket = try reader.readVector(lengthBytes: 2, "ticket")
         let psk = try reader.readVector(lengthBytes: 1, "psk")
@@ -59,10 +65,11 @@ struct ClientTicket: Sendable, Hashable {
         let maxEarlyData = try reader.readUInt32("max early data")
         let alpn = String(decoding: try reader.readVector(lengthBytes: 1, "alpn"), as: UTF8.self)
         let parameters = try reader.readVector(lengthBytes: 2, "transport parameters")
+        let context = hasContext ? try reader.readVector(lengthBytes: 1, "ticket context") : []
         return ClientTicket(
             serverName: serverName, ticket: ticket, psk: psk, suite: suite, receivedAt: receivedAt, lifetime: lifetime,
             ageAdd: ageAdd, maxEarlyDataSize: hasEarlyData ? maxEarlyData : nil, alpn: alpn,
-            transportParameters: parameters)
+            transportParameters: parameters, context: context)
     }
 }
 
@@ -101,6 +108,10 @@ struct ClientAddressToken: Sendable, Hashable {
 /// rename) after every change, and read once when the store is made. A missing or unreadable file
 /// starts an empty store; a failed write is reported through `lastWriteError`. The tokens follow
 /// the tickets in the file, so a reader that knows only tickets still reads the file.
+///
+/// File format: "QXDP-TICKETS-2", then the tickets, each ending with its ticket context, then the
+/// tokens. A "QXDP-TICKETS-1" file (written before tickets had a context) still loads, without its
+/// tickets: nothing says which QUIC version issued them (RFC 9369 §5); its tokens are kept.
 public final class SessionTicketStore: Sendable {
     public let capacityPerServer: Int
     public let filePath: String?
@@ -112,7 +123,9 @@ public final class SessionTicketStore: Sendable {
         var tokens: [String: [ClientAddressToken]] = [:]
     }
 
-    private static let fileMagic: [UInt8] = Array("QXDP-TICKETS-1".utf8)
+    private static let fileMagic: [UInt8] = Array("QXDP-TICKETS-2".utf8)
+    /// Tickets without a context; read only for the tokens after them.
+    private static let contextlessFileMagic: [UInt8] = Array("QXDP-TICKETS-1".utf8)
 
     /// An in-memory store keeping at most `capacityPerServer` tickets per server name.
     public init(capacityPerServer: Int = 4) {
@@ -154,12 +167,15 @@ public final class SessionTicketStore: Sendable {
         }
     }
 
-    /// Removes and returns the newest usable ticket for `serverName`, dropping expired ones.
-    func take(serverName: String, now: UInt64) -> ClientTicket? {
+    /// Removes and returns the newest usable ticket for `serverName` received in `context`,
+    /// dropping expired ones. Tickets of other contexts stay (RFC 9369 §5: a v1 ticket waits for
+    /// the next v1 connection).
+    func take(serverName: String, context: [UInt8], now: UInt64) -> ClientTicket? {
         contents.withLock { contents in
             guard var list = contents.tickets[serverName] else { return nil }
             list.removeAll { !$0.isUsable(at: now) }
-            let ticket = list.popLast()
+            let index = list.lastIndex { $0.context == context }
+            let ticket = index.map { list.remove(at: $0) }
             contents.tickets[serverName] = list.isEmpty ? nil : list
             persist(contents)
             return ticket
@@ -210,14 +226,23 @@ public final class SessionTicketStore: Sendable {
     }
 
     private static func load(_ path: String) -> Contents {
-        guard let bytes = readWholeFile(path), bytes.starts(with: fileMagic) else { return Contents() }
+        guard let bytes = readWholeFile(path) else { return Contents() }
+        let hasContext: Bool
+        if bytes.starts(with: fileMagic) {
+            hasContext = true
+        } else if bytes.starts(with: contextlessFileMagic) {
+            hasContext = false
+        } else {
+            return Contents()
+        }
+        // Both magics are the same length.
         var reader = TLSReader(Array(bytes.dropFirst(fileMagic.count)))
         var contents = Contents()
         do throws(TLSAlert) {
             let count = try reader.readUInt32("count")
             for _ in 0..<count {
-                let ticket = try ClientTicket.decode(&reader)
-                contents.tickets[ticket.serverName, default: []].append(ticket)
+                let ticket = try ClientTicket.decode(&reader, hasContext: hasContext)
+                if hasContext { contents.tickets[ticket.serverName, default: []].append(ticket) }
             }
             // Files written before tokens were kept end here.
             guard !reader.isAtEnd else { return contents }

@@ -14,6 +14,7 @@ public final class TLSConnection {
     ///     this endpoint sends (RFC 9001 §8.2).
     ///   - serverName: client only: sent as SNI (unless an address literal) and matched against
     ///     the server's certificate.
+    ///   - ticketContext: what session tickets are bound to (see `ticketContext`).
     ///   - earlyDataContext: server only: bytes a ticket must have been issued with for 0-RTT to be
     ///     accepted; QUIC puts the settings 0-RTT depends on here (RFC 9001 §4.6.3).
     ///   - transportParametersForClient: server only: given the client's quic_transport_parameters
@@ -22,7 +23,7 @@ public final class TLSConnection {
     ///     RFC 9368 §2.3). Called before EncryptedExtensions is written.
     public init(
         role: Role, configuration: TLSConfiguration, localTransportParameters: [UInt8], serverName: String? = nil,
-        earlyDataContext: [UInt8] = [], transportParametersForClient: (@Sendable ([UInt8]) -> [UInt8])? = nil
+        ticketContext: [UInt8] = [], earlyDataContext: [UInt8] = [], transportParametersForClient: (@Sendable ([UInt8]) -> [UInt8])? = nil
     ) {
         self.role = role
         switch role {
@@ -35,6 +36,19 @@ public final class TLSConnection {
                 configuration: configuration, localTransportParameters: localTransportParameters,
                 earlyDataContext: earlyDataContext, transportParametersForClient: transportParametersForClient)
         }
+        core.ticketContext = ticketContext
+    }
+
+    /// Opaque bytes session tickets are bound to (QUIC: the version, RFC 9369 §5). A client offers
+    /// only a stored ticket received under the context in effect at `start()`, and stores the
+    /// tickets it receives under the context in effect then. A server resumes only a ticket
+    /// issued under the context in effect when the ClientHello arrives (anything else is a full
+    /// handshake without 0-RTT) and seals the context in effect when it issues a ticket. Change
+    /// it between the two when the connection changes what tickets belong to (QUIC: compatible
+    /// version negotiation, RFC 9369 §5).
+    public var ticketContext: [UInt8] {
+        get { core.ticketContext }
+        set { core.ticketContext = newValue }
     }
 
     /// Client: queues the ClientHello (and with 0-RTT, emits the 0-RTT write secret). Server:

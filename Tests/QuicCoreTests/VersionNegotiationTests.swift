@@ -1,5 +1,5 @@
 @testable import QuicCore
-import QuicTLS
+@testable import QuicTLS
 import QuicWire
 import Testing
 
@@ -69,12 +69,16 @@ struct VersionNegotiationTests {
             server.tls.ticketKeys = TicketKeyRing(random: { ticketRandom.fill($0) })
             server.preferredVersions = [.v2]
             server.addressValidation.retry = retry
+            // The first connection stays in v1, so its ticket is a v1 one (RFC 9369 §5).
+            client.availableVersions = [.v1]
         }
         try pair.connect()
         #expect(pair.run(for: .seconds(5)) { pair.isConnected && tickets.count > 0 })
+        #expect(pair.clientConnection?.version == .v1)
         pair.clientConnection!.close(errorCode: 0, now: pair.now)
         pair.run(for: .seconds(5)) { pair.client.connectionCount == 0 }
 
+        pair.clientConfiguration.availableVersions = [.v1, .v2]
         pair.network.recordsDatagrams = true
         try pair.connect()
         let client = try #require(pair.clientConnection)
@@ -94,6 +98,94 @@ struct VersionNegotiationTests {
         var buffer = [UInt8](repeating: 0, count: 1000)
         let (count, fin) = try buffer.withUnsafeMutableBytes { try server.read(stream, into: $0) }
         #expect(count == 500 && fin)
+    }
+
+    /// A pair whose client keeps tickets in `tickets` and whose server issues them, 0-RTT on.
+    static func resumingPair(
+        seed: UInt64, tickets: SessionTicketStore,
+        configure: ((inout ConnectionConfiguration, inout ConnectionConfiguration) -> Void)? = nil
+    ) -> Pair {
+        let ticketRandom = SeededBytes(seed: seed)
+        return Pair(seed: seed) { client, server in
+            client.tls.sessionTicketStore = tickets
+            client.tls.enableEarlyData = true
+            server.tls.enableEarlyData = true
+            server.tls.ticketKeys = TicketKeyRing(random: { ticketRandom.fill($0) })
+            configure?(&client, &server)
+        }
+    }
+
+    struct Outcome: Equatable {
+        var original: QuicVersion
+        var version: QuicVersion
+        var resumed: Bool
+        var earlyData: EarlyDataState
+    }
+
+    /// One connection with `pair.clientConfiguration`: confirmed, its ticket received, closed.
+    /// The client's versions, and whether both sides resumed and how 0-RTT went (they agree).
+    static func connectOnce(_ pair: Pair) throws -> Outcome {
+        func ticketsReceived() -> Int { pair.clientEvents.filter { $0 == .sessionTicketReceived }.count }
+        let before = ticketsReceived()
+        try pair.connect()
+        let client = try #require(pair.clientConnection)
+        #expect(pair.run(for: .seconds(5)) { client.handshakeConfirmed && ticketsReceived() > before })
+        let server = try #require(pair.server.handles.last.flatMap { pair.server.connection($0) })
+        #expect(server.isResumed == client.isResumed && server.earlyDataState == client.earlyDataState)
+        #expect(server.version == client.version)
+        let outcome = Outcome(
+            original: client.originalVersion, version: client.version, resumed: client.isResumed,
+            earlyData: client.earlyDataState)
+        client.close(errorCode: 0, now: pair.now)
+        pair.run(for: .seconds(5)) { pair.client.connectionCount == 0 }
+        return outcome
+    }
+
+    @Test("a v1 ticket is not offered on a v2 connection, which is a full handshake; the next v1 connection resumes with it (RFC 9369 §5)")
+    func ticketsStayInTheirVersion() throws {
+        let tickets = SessionTicketStore()
+        let pair = Self.resumingPair(seed: 808, tickets: tickets)
+        #expect(try Self.connectOnce(pair) == Outcome(original: .v1, version: .v1, resumed: false, earlyData: .notAttempted))
+        #expect(tickets.count == 1)
+
+        pair.clientConfiguration.version = .v2
+        #expect(try Self.connectOnce(pair) == Outcome(original: .v2, version: .v2, resumed: false, earlyData: .notAttempted))
+        #expect(tickets.count == 2, "the v1 ticket is still there, beside the v2 connection's")
+
+        pair.clientConfiguration.version = .v1
+        #expect(try Self.connectOnce(pair) == Outcome(original: .v1, version: .v1, resumed: true, earlyData: .accepted))
+    }
+
+    @Test("a server declines a v1 ticket offered on a v2 connection: a full handshake, 0-RTT rejected, no error (RFC 9369 §5)")
+    func serverDeclinesTicketOfOtherVersion() throws {
+        let tickets = SessionTicketStore()
+        let pair = Self.resumingPair(seed: 809, tickets: tickets)
+        _ = try Self.connectOnce(pair)
+        // A client that files the v1 ticket under v2, as one ignoring RFC 9369 §5 would.
+        let now = pair.clientConfiguration.tls.wallClock()
+        var ticket = try #require(tickets.take(serverName: "localhost", context: Connection.ticketContext(.v1), now: now))
+        ticket.context = Connection.ticketContext(.v2)
+        tickets.insert(ticket, now: now)
+
+        pair.clientConfiguration.version = .v2
+        let eventsBefore = pair.clientEvents.count
+        #expect(try Self.connectOnce(pair) == Outcome(original: .v2, version: .v2, resumed: false, earlyData: .rejected))
+        #expect(pair.clientEvents[eventsBefore...].contains(.zeroRTTRejected))
+    }
+
+    @Test("after compatible negotiation v1 → v2 the ticket is a v2 one: a v2 connection resumes with it, a v1-only one does not (RFC 9369 §5)")
+    func ticketAfterSwitchIsV2() throws {
+        let tickets = SessionTicketStore()
+        let pair = Self.resumingPair(seed: 810, tickets: tickets) { _, server in server.preferredVersions = [.v2] }
+        #expect(try Self.connectOnce(pair) == Outcome(original: .v1, version: .v2, resumed: false, earlyData: .notAttempted))
+
+        pair.clientConfiguration.availableVersions = [.v1]
+        #expect(try Self.connectOnce(pair) == Outcome(original: .v1, version: .v1, resumed: false, earlyData: .notAttempted))
+        #expect(tickets.count == 2)
+
+        pair.clientConfiguration.version = .v2
+        pair.clientConfiguration.availableVersions = []
+        #expect(try Self.connectOnce(pair) == Outcome(original: .v2, version: .v2, resumed: true, earlyData: .accepted))
     }
 
     @Test("the client's Available Versions put its preference first (RFC 9368 §3)")

@@ -139,7 +139,7 @@ struct CodecTests {
         let ring = TicketKeyRing()
         let contents = ServerTicket(
             suite: .aes256GCMSHA384, psk: [UInt8](repeating: 3, count: 48), issuedAt: 1_000, lifetime: 600, ageAdd: 77,
-            allowsEarlyData: true, alpn: Array("h3".utf8), earlyDataContext: [1, 2])
+            allowsEarlyData: true, alpn: Array("h3".utf8), earlyDataContext: [1, 2], ticketContext: [0x6b, 0x33, 0x43, 0xcf])
         let sealed = ring.seal(contents.encode(), now: 1_000)
         let second = ring.seal(contents.encode(), now: 1_000)
         #expect(sealed.ticket != second.ticket && sealed.id != second.id)
@@ -147,6 +147,7 @@ struct CodecTests {
         #expect(opened.id == sealed.id)
         let decoded = try #require(ServerTicket.decode(opened.contents))
         #expect(decoded.psk == contents.psk && decoded.alpn == contents.alpn && decoded.earlyDataContext == [1, 2])
+        #expect(decoded.ticketContext == [0x6b, 0x33, 0x43, 0xcf])
         #expect(decoded.expiresAt == 601_000)
         for index in [0, 5, 20, sealed.ticket.count - 1] {
             var altered = sealed.ticket
@@ -161,7 +162,7 @@ struct CodecTests {
     func obfuscatedAge() {
         let ticket = ClientTicket(
             serverName: "s", ticket: [1], psk: [], suite: .aes128GCMSHA256, receivedAt: 10_000, lifetime: 100,
-            ageAdd: 0xffff_fff0, maxEarlyDataSize: nil, alpn: "h3", transportParameters: [])
+            ageAdd: 0xffff_fff0, maxEarlyDataSize: nil, alpn: "h3", transportParameters: [], context: [])
         #expect(ticket.obfuscatedAge(at: 10_020) == 4)
         #expect(ticket.isUsable(at: 109_999) && !ticket.isUsable(at: 110_000) && !ticket.isUsable(at: 9_999))
     }

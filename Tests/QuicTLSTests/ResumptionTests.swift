@@ -13,6 +13,8 @@ struct ResumptionSetup {
     var client: TLSConfiguration
     var server: TLSConfiguration
     var earlyDataContext: [UInt8] = [0x51, 0x55, 0x49, 0x43]
+    /// What tickets are bound to on each side (QUIC puts its version here, RFC 9369 §5).
+    var ticketContext: (client: [UInt8], server: [UInt8]) = ([], [])
 
     init(earlyData: Bool = true) throws {
         client = TestConfiguration.client(clock: clock)
@@ -26,7 +28,9 @@ struct ResumptionSetup {
         client.sessionTicketStore = store
         var server = self.server
         server.ticketKeys = ring
-        return HandshakePair(client: client, server: server, earlyDataContext: earlyDataContext).run()
+        return HandshakePair(
+            client: client, server: server, earlyDataContext: earlyDataContext, ticketContext: ticketContext
+        ).run()
     }
 }
 
@@ -110,7 +114,7 @@ struct ResumptionTests {
         let setup = try ResumptionSetup()
         _ = setup.connect()
         // Copy the one stored ticket into a second store, as an attacker replaying it would.
-        let ticket = try #require(setup.store.take(serverName: "server.test", now: setup.clock.now))
+        let ticket = try #require(setup.store.take(serverName: "server.test", context: [], now: setup.clock.now))
         setup.store.insert(ticket, now: setup.clock.now)
         var replayer = setup
         replayer.store = SessionTicketStore()
@@ -157,6 +161,58 @@ struct ResumptionTests {
         #expect(setup.connect().client.isResumed)
     }
 
+    /// Whether the client's first ClientHello carried a pre_shared_key.
+    static func offeredTicket(_ pair: HandshakePair) throws -> Bool {
+        let hello = try #require(pair.flights.first { $0.from == .client }?.messages.first)
+        return try ClientHello.decode(Array(hello.bytes.dropFirst(4))).extensions.contains(.preSharedKey)
+    }
+
+    static let v1Context: [UInt8] = [0, 0, 0, 1]
+    static let v2Context: [UInt8] = [0x6b, 0x33, 0x43, 0xcf]
+
+    @Test("a client offers only a ticket stored under its ticket context; others wait for a connection in theirs (RFC 9369 §5)")
+    func clientTicketContext() throws {
+        var setup = try ResumptionSetup()
+        setup.ticketContext = (Self.v1Context, Self.v1Context)
+        _ = setup.connect()
+        #expect(setup.store.count == 1)
+
+        setup.ticketContext = (Self.v2Context, Self.v2Context)
+        let other = setup.connect()
+        #expect(try !Self.offeredTicket(other))
+        #expect(!other.client.isResumed && other.client.earlyDataState == .notAttempted)
+        #expect(other.sentMessageTypes(by: .server).contains(11), "a full handshake: the server sends its Certificate")
+        #expect(setup.store.count == 2, "the v1 ticket stays, the new connection's is added")
+
+        setup.ticketContext = (Self.v1Context, Self.v1Context)
+        let same = setup.connect()
+        #expect(try Self.offeredTicket(same))
+        #expect(same.client.isResumed && same.server.isResumed)
+        #expect(same.client.earlyDataState == .accepted)
+    }
+
+    @Test("a server declines a ticket issued under another ticket context: full handshake, 0-RTT rejected, no alert (RFC 9369 §5)")
+    func serverTicketContext() throws {
+        var setup = try ResumptionSetup()
+        setup.ticketContext = (Self.v1Context, Self.v1Context)
+        _ = setup.connect()
+        // A client that files tickets wrongly: it offers the v1 ticket to a server now in v2.
+        setup.ticketContext = (Self.v1Context, Self.v2Context)
+        let second = setup.connect()
+        #expect(try Self.offeredTicket(second))
+        #expect(second.clientAlert == nil && second.serverAlert == nil)
+        #expect(second.client.isHandshakeComplete && second.server.isHandshakeComplete)
+        #expect(!second.client.isResumed && !second.server.isResumed)
+        #expect(second.sentMessageTypes(by: .server).contains(11))
+        #expect(second.client.earlyDataState == .rejected && second.server.earlyDataState == .rejected)
+        #expect(second.secret(.server, write: false, .zeroRTT) == nil)
+        #expect(second.secretsAgree(at: .oneRTT))
+
+        // The ticket issued then carries the server's context: the v2 server now resumes it.
+        #expect(setup.store.count == 1)
+        #expect(setup.connect().server.isResumed)
+    }
+
     @Test("a server without ticket keys issues no ticket")
     func noTicketKeys() throws {
         let setup = try ResumptionSetup()
@@ -168,27 +224,62 @@ struct ResumptionTests {
         #expect(!pair.sentMessageTypes(by: .server).contains(4))
     }
 
-    @Test("the file-backed store keeps tickets across store instances, readable only by the owner")
-    func fileStore() throws {
+    /// Runs `body` with the path of a file in a fresh temporary directory, removed afterwards.
+    static func withTicketFile(_ body: (String) throws -> Void) throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("quicxdp-tickets-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("tickets").path
+        try body(directory.appendingPathComponent("tickets").path)
+    }
 
-        var setup = try ResumptionSetup()
-        setup.store = SessionTicketStore(filePath: path)
-        _ = setup.connect()
-        #expect(setup.store.lastWriteError == nil)
-        let attributes = try FileManager.default.attributesOfItem(atPath: path)
-        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+    @Test("the file-backed store keeps tickets across store instances, readable only by the owner")
+    func fileStore() throws {
+        try Self.withTicketFile { path in
+            var setup = try ResumptionSetup()
+            setup.store = SessionTicketStore(filePath: path)
+            _ = setup.connect()
+            #expect(setup.store.lastWriteError == nil)
+            let attributes = try FileManager.default.attributesOfItem(atPath: path)
+            #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
 
-        setup.store = SessionTicketStore(filePath: path)
-        #expect(setup.store.count == 1)
-        let resumed = setup.connect()
-        #expect(resumed.client.isResumed && resumed.client.earlyDataState == .accepted)
+            setup.store = SessionTicketStore(filePath: path)
+            #expect(setup.store.count == 1)
+            let resumed = setup.connect()
+            #expect(resumed.client.isResumed && resumed.client.earlyDataState == .accepted)
 
-        try Data("garbage".utf8).write(to: URL(fileURLWithPath: path))
-        #expect(SessionTicketStore(filePath: path).count == 0)
+            try Data("garbage".utf8).write(to: URL(fileURLWithPath: path))
+            #expect(SessionTicketStore(filePath: path).count == 0)
+        }
+    }
+
+    @Test("the ticket file keeps each ticket's context; a QXDP-TICKETS-1 file loads its tokens and drops its tickets")
+    func fileStoreContexts() throws {
+        try Self.withTicketFile { path in
+            let now: UInt64 = 1_000_000
+            let ticket = ClientTicket(
+                serverName: "server.test", ticket: [1, 2, 3], psk: [4, 5], suite: .aes128GCMSHA256, receivedAt: now,
+                lifetime: 3600, ageAdd: 9, maxEarlyDataSize: nil, alpn: "h3", transportParameters: [6], context: Self.v2Context)
+
+            SessionTicketStore(filePath: path).insert(ticket, now: now)
+            let reloaded = SessionTicketStore(filePath: path)
+            #expect(reloaded.take(serverName: "server.test", context: Self.v1Context, now: now) == nil)
+            #expect(reloaded.take(serverName: "server.test", context: Self.v2Context, now: now) == ticket)
+
+            // The layout before contexts: the same records without the trailing context.
+            var writer = TLSWriter()
+            writer.writeBytes(Array("QXDP-TICKETS-1".utf8))
+            writer.writeUInt32(1)
+            var record = TLSWriter()
+            ticket.encode(into: &record)
+            writer.writeBytes(Array(record.bytes.dropLast(1 + Self.v2Context.count)))
+            writer.writeUInt32(1)
+            ClientAddressToken(serverName: "server.test", version: .v1, token: [7, 8], receivedAt: now).encode(into: &writer)
+            try Data(writer.bytes).write(to: URL(fileURLWithPath: path))
+            let old = SessionTicketStore(filePath: path)
+            #expect(old.count == 0, "nothing says which QUIC version issued those tickets")
+            #expect(old.addressTokenCount == 1)
+            #expect(old.takeAddressToken(serverName: "server.test", version: .v1, now: now) == [7, 8])
+        }
     }
 
     @Test("the strike register refuses a second use and fails closed when full of live entries")

@@ -56,14 +56,15 @@ final class HandshakePair {
 
     init(
         client clientConfiguration: TLSConfiguration, server serverConfiguration: TLSConfiguration,
-        serverName: String? = "server.test", earlyDataContext: [UInt8] = []
+        serverName: String? = "server.test", earlyDataContext: [UInt8] = [],
+        ticketContext: (client: [UInt8], server: [UInt8]) = ([], [])
     ) {
         client = TLSConnection(
             role: .client, configuration: clientConfiguration, localTransportParameters: Self.clientParameters,
-            serverName: serverName)
+            serverName: serverName, ticketContext: ticketContext.client)
         server = TLSConnection(
             role: .server, configuration: serverConfiguration, localTransportParameters: Self.serverParameters,
-            earlyDataContext: earlyDataContext)
+            ticketContext: ticketContext.server, earlyDataContext: earlyDataContext)
     }
 
     var failed: Bool { clientAlert != nil || serverAlert != nil }
