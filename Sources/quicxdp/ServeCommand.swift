@@ -69,7 +69,7 @@ struct ServeCommand: ParsableCommand {
 
     @Option(
         name: .customLong("preferred-address"),
-        help: "IP address (of this host, same port) offered as preferred_address; clients move there after the handshake (RFC 9000 §9.6; UDP datapath, --listen on any address).")
+        help: "IP address (of this host, same port; with --dev, on that interface) offered as preferred_address; clients move there after the handshake (RFC 9000 §9.6; --listen on any address).")
     var preferredAddress: String?
 
     func run() throws {
@@ -124,7 +124,6 @@ struct ServeCommand: ParsableCommand {
         if let qlogDirectory { connection.makeQlog = try qlogFactory(qlogDirectory) }
         if let preferredAddress {
             let ip = try parseLocalAddress(preferredAddress, option: "--preferred-address")
-            try requireUDPDatapath(choice, for: "--preferred-address")
             if let address, address != IPAddress("0.0.0.0") {
                 // A socket bound to one address would never see datagrams to the preferred one.
                 throw ValidationError("--preferred-address needs --listen on any address (e.g. --listen :\(port)), not \(address)")

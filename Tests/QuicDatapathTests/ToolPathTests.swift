@@ -4,7 +4,7 @@ import Testing
 
 /// `quicxdp serve --preferred-address` and `quicxdp get --migrate-to` on the real kernel: the
 /// server in namespace A (10.200.0.1), the client in B (10.200.0.2), each with a second address
-/// on its veth, the UDP socket datapath on both. Each test downloads an 8 MB file of random
+/// on its veth, the UDP socket datapath on both (AF_XDP too for the server with a preferred address). Each test downloads an 8 MB file of random
 /// bytes, compares it byte for byte, and reads where the connection ended from both sides: get's
 /// "path:" summary and the server's "connection closed" log line (serve --verbose).
 @Suite("quicxdp serve/get: preferred address and migration across namespaces", .serialized, .enabled(if: isRoot, rootReason))
@@ -41,12 +41,14 @@ struct ToolPathTests {
         func remove() { try? FileManager.default.removeItem(at: root.deletingLastPathComponent()) }
     }
 
-    /// `quicxdp serve --verbose` in namespace A on the UDP socket, listening on any address.
-    func serve(_ pair: NamespacePair, _ files: Files, _ extra: [String] = []) throws -> ToolProcess {
-        try ToolProcess(
+    /// `quicxdp serve --verbose` in namespace A on the UDP socket (or AF_XDP on A's veth, the XDP
+    /// program loaded and unloaded by serve), listening on any address.
+    func serve(_ pair: NamespacePair, _ files: Files, _ extra: [String] = [], datapath: String = "udp") throws -> ToolProcess {
+        let datapathOptions = datapath == "afxdp" ? ["--datapath", "afxdp", "--dev", pair.interfaceA] : ["--datapath", "udp"]
+        return try ToolProcess(
             namespace: pair.namespaceA, executable: quicxdpBinary,
             arguments: [
-                "serve", "--listen", ":\(Self.port)", "--datapath", "udp", "--cert", Self.pki + "/server-p256-chain.pem",
+                "serve", "--listen", ":\(Self.port)"] + datapathOptions + ["--cert", Self.pki + "/server-p256-chain.pem",
                 "--key", Self.pki + "/server-p256.key", "--root", files.root.path, "--verbose",
             ] + extra,
             readyWhen: "ready:")
@@ -75,15 +77,17 @@ struct ToolPathTests {
 
     /// In a fresh namespace pair with `address` added on the server's side (or the client's):
     /// serve, download big.bin once, stop the server, remove everything.
-    func download(_ tag: String, adding address: String, onServer: Bool, serve serveOptions: [String] = [], get getOptions: [String] = [])
-        throws -> Outcome
+    func download(
+        _ tag: String, adding address: String, onServer: Bool, serve serveOptions: [String] = [], get getOptions: [String] = [],
+        serverDatapath: String = "udp"
+    ) throws -> Outcome
     {
         try withNamespacePair(tag) { pair in
             let (namespace, interface) = onServer ? (pair.namespaceA, pair.interfaceA) : (pair.namespaceB, pair.interfaceB)
             try run(["ip", "-n", namespace, "addr", "add", address + "/24", "dev", interface], check: true)
             let files = try Files()
             defer { files.remove() }
-            let server = try serve(pair, files, serveOptions)
+            let server = try serve(pair, files, serveOptions, datapath: serverDatapath)
             let result = try get(pair, files, getOptions)
             let log = server.stop()
             let closed = log.split(separator: "\n").last { $0.hasPrefix("connection closed") }.map(String.init)
@@ -93,10 +97,13 @@ struct ToolPathTests {
         }
     }
 
-    @Test("serve --preferred-address: get moves to the preferred address after the handshake; the file arrives intact; both ends report the preferred address and 1472-byte datagrams (veth MTU 1500)")
-    func preferredAddress() throws {
+    @Test("serve --preferred-address (UDP socket and AF_XDP server): get moves to the preferred address after the handshake; the file arrives intact; both ends report the preferred address and 1472-byte datagrams (veth MTU 1500)",
+          arguments: ["udp", "afxdp"])
+    func preferredAddress(serverDatapath: String) throws {
         let preferred = "10.200.0.11"
-        let outcome = try download("pref", adding: preferred, onServer: true, serve: ["--preferred-address", preferred])
+        let outcome = try download(
+            serverDatapath == "udp" ? "pref" : "prefx", adding: preferred, onServer: true, serve: ["--preferred-address", preferred],
+            serverDatapath: serverDatapath)
         #expect(outcome.status == 0, "\(outcome.output)")
         #expect(outcome.intact, "the downloaded file differs from the served one")
         #expect(outcome.output.contains("\(Self.fileSize) bytes"), "\(outcome.output)")

@@ -343,8 +343,6 @@ AIOQUIC_NO_ECN = "aioquic neither sets ECN codepoints nor reports ECN counts in 
 NGTCP2_V2 = "ngtcp2 0.12.1 (Debian) implements only a QUIC v2 draft, not RFC 9369"
 
 AIOQUIC_NO_PREFERRED = "aioquic's server cannot offer a preferred_address (aioquic 1.7.2 has no option for it)"
-OUR_AFXDP_NO_PREFERRED = ("our AF_XDP port sends every packet from the interface's one address, so our server offers a "
-                          "preferred address only on the UDP socket datapath")
 
 # Which cases each peer can run, and why not the others (reported as unsupported). "ours" is
 # our client against our server (relay cases only).
@@ -501,8 +499,6 @@ class Runner:
         role_name = "ours" if peer == "ours" else ("our-server" if our_role == "server" else "our-client")
         name = f"{case}/{peer}/{datapath}" if peer == "ours" else f"{case}/{peer}/{role_name}/{datapath}"
         reason = PEERS[peer]["unsupported"].get((case, our_role))
-        if not reason and spec.get("preferred_address") and our_role in ("server", "both") and datapath == "afxdp":
-            reason = OUR_AFXDP_NO_PREFERRED
         runs = self.runs
         if reason:
             self.results.append({"case": case, "peer": peer, "our_role": our_role, "datapath": datapath,
