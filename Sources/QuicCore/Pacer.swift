@@ -29,9 +29,19 @@ public struct Pacer: Sendable {
         if let lastRefill, now > lastRefill {
             let elapsed = UInt64((now - lastRefill).nanoseconds)
             let refill = Int(min(UInt64(Int.max / 2), UInt64(Int128(elapsed) * Int128(rate) / 1_000_000_000)))
-            tokens = min(capacity, tokens &+ refill)
+            if tokens &+ refill >= capacity {
+                tokens = capacity
+                self.lastRefill = now
+            } else if refill > 0 {
+                // Only the time turned into whole bytes is used up; the rest stays for the next
+                // call. (Moving `lastRefill` to `now` lost it: a driver calling every microsecond
+                // at under a byte per microsecond never refilled, and the connection sent only
+                // when something else made it wait longer, one datagram per ACK.)
+                tokens += refill
+                self.lastRefill = lastRefill + TimeSpan(nanoseconds: Int64(clamping: UInt64(refill) * 1_000_000_000 / rate))
+            }
         }
-        if lastRefill == nil || now > lastRefill! { lastRefill = now }
+        if lastRefill == nil { lastRefill = now }
         if tokens >= bytes { return nil }
         let missing = UInt64(bytes - tokens)
         let waitNanoseconds = (missing * 1_000_000_000 + rate - 1) / rate
