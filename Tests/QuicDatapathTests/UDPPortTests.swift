@@ -171,6 +171,31 @@ func turn<P: DatapathPort & ~Copyable, H: DatagramHandler & ~Copyable>(
         #expect(statistics.received == 20 && statistics.transmitted == 20)
         #expect(statistics.sleeps >= 1, "an idle engine blocks in poll(2)")
     }
+
+    @Test("a handler with more to send later (window, pacing) lets the engine sleep between turns, not spin on a writable socket")
+    func waitingHandlerDoesNotSpin() throws {
+        let engine = try EngineRunner<EngineStatistics>(namespace: nil) { control, started in
+            var port = try UDPPort(port: 0)
+            started()
+            var handler = WaitingHandler()
+            return try PollEngine.run(port: &port, handler: &handler, control: control)
+        }
+        usleep(300_000)
+        let statistics = try engine.stop()
+        // Asking poll(2) for POLLOUT on an always-writable socket returned at once: tens of
+        // thousands of "sleeps" in 300 ms. Sleeping up to 1 ms each allows at most ~300.
+        #expect(statistics.sleeps >= 20 && statistics.sleeps <= 400, "\(statistics.sleeps) sleeps in 300 ms")
+    }
+}
+
+/// Wants to transmit (its connections have more once the window or pacing allows) but commits
+/// nothing now, and has no timer.
+struct WaitingHandler: DatagramHandler {
+    mutating func handle(_ batch: ReceivedBatch, now: MonotonicTime) {}
+    mutating func pollTransmits<Queue: TransmitQueue & ~Copyable>(into queue: inout Queue, now: MonotonicTime) {}
+    func nextTimeout() -> MonotonicTime? { nil }
+    mutating func handleTimeout(now: MonotonicTime) {}
+    var wantsToTransmit: Bool { true }
 }
 
 final class PortBox: @unchecked Sendable { var port: UInt16 = 0 }

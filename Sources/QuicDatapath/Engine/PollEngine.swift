@@ -79,10 +79,16 @@ public enum PollEngine {
         var timeout = configuration.maximumSleepMilliseconds
         if let deadline = handler.nextTimeout() { timeout = min(timeout, now.milliseconds(until: deadline)) }
         var events: Int16 = Int16(POLLIN)
-        if port.hasPendingTransmit || handler.wantsToTransmit {
+        if port.hasPendingTransmit {
             // Transmit work is waiting on the kernel (a full ring or socket buffer): wake when
             // it has room, but never sleep long.
             events |= Int16(POLLOUT)
+            timeout = min(timeout, 1)
+        } else if handler.wantsToTransmit {
+            // The handler has more to send once its connections allow it (window, pacing:
+            // their timers are in `nextTimeout`) or an ACK arrives (POLLIN). Not POLLOUT: an
+            // AF_XDP socket is always writable, and asking for it made the engine spin at 100 %
+            // of a core through every slow transfer.
             timeout = min(timeout, 1)
         }
         var descriptors = (pollfd(fd: port.pollDescriptor, events: events, revents: 0),
