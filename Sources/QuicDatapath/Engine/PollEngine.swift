@@ -79,17 +79,13 @@ public enum PollEngine {
         var timeout = configuration.maximumSleepMilliseconds
         if let deadline = handler.nextTimeout() { timeout = min(timeout, now.milliseconds(until: deadline)) }
         var events: Int16 = Int16(POLLIN)
-        if port.hasPendingTransmit {
-            // Transmit work is waiting on the kernel (a full ring or socket buffer): wake when
-            // it has room, but never sleep long.
-            events |= Int16(POLLOUT)
+        if port.hasPendingTransmit || handler.wantsToTransmit {
+            // Transmit work waits: never sleep long. Wake on POLLOUT only for transmits the
+            // kernel holds (a full ring or socket buffer). A handler that waits for its window
+            // or pacing wakes on input and its timers: an AF_XDP socket is always writable, and
+            // asking for POLLOUT then made the engine spin at 100 % of a core.
             timeout = min(timeout, 1)
-        } else if handler.wantsToTransmit {
-            // The handler has more to send once its connections allow it (window, pacing:
-            // their timers are in `nextTimeout`) or an ACK arrives (POLLIN). Not POLLOUT: an
-            // AF_XDP socket is always writable, and asking for it made the engine spin at 100 %
-            // of a core through every slow transfer.
-            timeout = min(timeout, 1)
+            if port.hasPendingTransmit { events |= Int16(POLLOUT) }
         }
         var descriptors = (pollfd(fd: port.pollDescriptor, events: events, revents: 0),
                            pollfd(fd: control.wakeDescriptor, events: Int16(POLLIN), revents: 0))

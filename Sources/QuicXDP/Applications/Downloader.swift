@@ -93,19 +93,18 @@ public struct Downloader: QuicApplication {
         case .stream(.readable(let id)):
             read(id, connection, now: now)
         case .closed(let reason):
-            if reason == .idleTimeout && connection.statistics.packetsReceived == 0 {
-                // Nothing ever came back: no server there, a closed port (the ICMP error is not
-                // trusted, RFC 9000 §14.2.1), or a firewall.
-                let wait = Int(connection.localIdleTimeout.seconds.rounded())
-                progress.closeReason = "no reply from the server"
+            // Nothing ever came back: no server there, a closed port (the ICMP error is not
+            // trusted, RFC 9000 §14.2.1), or a firewall.
+            let noReply = reason == .idleTimeout && connection.statistics.packetsReceived == 0
+            progress.closeReason = noReply ? "no reply from the server" : reason.description
+            if done < requests.count {
                 progress.failed.add(requests.count - done, ordering: .relaxed)
-                progress.note(
-                    "no reply from \(connection.remoteAddress) in \(wait) s: is a QUIC server listening on that address and port? "
-                        + "(--timeout SECONDS changes the wait)")
-            } else {
-                progress.closeReason = reason.description
-                if done < requests.count {
-                    progress.failed.add(requests.count - done, ordering: .relaxed)
+                if noReply {
+                    let wait = Int(connection.localIdleTimeout.seconds.rounded())
+                    progress.note(
+                        "no reply from \(connection.remoteAddress) in \(wait) s: is a QUIC server listening on that address and port? "
+                            + "(--timeout SECONDS changes the wait)")
+                } else {
                     progress.note("connection ended before all downloads finished: \(reason)")
                 }
             }
