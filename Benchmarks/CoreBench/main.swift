@@ -131,6 +131,10 @@ func runBenchmark() {
     var rawLargest: UInt64?
     var rawRates: [Double] = []
     rawRates.reserveCapacity(1 << 20)
+    /// Each batch's receive time over its raw-open time: both ran on the same datagrams within
+    /// microseconds of each other, so a slow spell of the shared machine falls on both.
+    var pairedRatios: [Double] = []
+    pairedRatios.reserveCapacity(1 << 20)
     var rawFailures = 0
     let pristine = UnsafeMutableRawBufferPointer.allocate(byteCount: 1500, alignment: 64)
     let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1500, alignment: 64)
@@ -177,6 +181,7 @@ func runBenchmark() {
             if batchCount >= 8 {
                 batchRates.append(Double(batchNanoseconds) / Double(batchCount))
                 rawRates.append(Double(rawBatchNanoseconds) / Double(batchCount))
+                pairedRatios.append(Double(batchNanoseconds) / Double(max(rawBatchNanoseconds, 1)))
             }
         }
         while let datagram = wire.pop() {
@@ -244,6 +249,8 @@ func runBenchmark() {
     pnOffset = 1 + serverConnection.sourceConnectionID.length
 
     // MARK: Transfer
+    /// The server's receive path, in a frame of its own so a profile can tell it from the client's.
+    @inline(never) func serverSideDeliver(_ wire: inout Wire) { deliver(&wire, to: server, from: clientAddress, timed: true) }
 
     guard let stream = clientConnection.openStream(.bidirectional) else { fail("could not open a stream") }
     let source = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 64)
@@ -269,7 +276,7 @@ func runBenchmark() {
             if taken == 0 { break }
         }
         packetsSent += drain(clientConnection, into: &toServer)
-        deliver(&toServer, to: server, from: clientAddress, timed: true)
+        serverSideDeliver(&toServer)
         // The server's application reads everything it can.
         while let event = serverConnection.pollEvent() { _ = event }
         while true {
@@ -318,7 +325,8 @@ func runBenchmark() {
     print("  heap allocations:        \(format(Double(allocations) / Double(max(steadyPackets, 1)), decimals: 4)) per packet (\(allocations) in steady state; target 0)")
     print("  receive path:            \(format(receiveNs)) ns per 1-RTT datagram, median of \(batchRates.count) batches (mean \(format(receiveMean))); Endpoint.handle: unprotect, frames, stream reassembly, ACK state")
     print("  raw EVP open, same bytes: \(format(rawNs)) ns per datagram, median of \(rawRates.count) batches (memcpy + header protection + AEAD open of each timed datagram, just before the endpoint gets it)")
-    print("  ratio:                   \(format(receiveNs / rawNs, decimals: 3)) (target <= 1.25)")
+    print("  ratio of the medians:    \(format(receiveNs / rawNs, decimals: 3))")
+    print("  ratio:                   \(format(median(pairedRatios), decimals: 3)) (target <= 1.25; median of the \(pairedRatios.count) per-batch ratios, each batch timed both ways)")
 }
 
 runBenchmark()

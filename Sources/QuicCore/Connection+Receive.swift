@@ -284,6 +284,16 @@ extension Connection {
         var count = 0
         packetWasProbing = true
         while true {
+            // STREAM frames carry nearly all data: decoded and handed to the stream directly.
+            let streamFrame: StreamFrame?
+            do throws(WireError) { streamFrame = try reader.nextStreamFrame() } catch { throw TransportFailure(error) }
+            if let streamFrame {
+                count += 1
+                ackEliciting = true
+                packetWasProbing = false
+                if try onStreamFrame(streamFrame) == false { return .refused }
+                continue
+            }
             let next: Frame?
             do throws(WireError) { next = try reader.next() } catch { throw TransportFailure(error) }
             guard let frame = next else { break }
@@ -346,9 +356,7 @@ extension Connection {
                 store.insertAddressToken(token.array, serverName: serverName, version: version, now: configuration.tls.wallClock())
             }
         case .stream(let stream):
-            let result: RecvStream.FrameResult
-            do throws(WireError) { result = try streams.onStreamFrame(stream) } catch { throw TransportFailure(error) }
-            if result == .refused { return false }
+            if try onStreamFrame(stream) == false { return false }
         case .resetStream(let reset):
             do throws(WireError) { try streams.onResetStream(reset) } catch { throw TransportFailure(error) }
         case .stopSending(let stop):
@@ -417,6 +425,14 @@ extension Connection {
             events.append(.datagramReceived)
         }
         return true
+    }
+
+    /// STREAM; false asks to drop the packet unacknowledged.
+    @inline(__always)
+    func onStreamFrame(_ frame: StreamFrame) throws(TransportFailure) -> Bool {
+        let result: RecvStream.FrameResult
+        do throws(WireError) { result = try streams.onStreamFrame(frame) } catch { throw TransportFailure(error) }
+        return result != .refused
     }
 
     /// A sent frame was acknowledged or declared lost.

@@ -83,9 +83,9 @@ public final class Connection {
     // MARK: Keys
     let tls: TLSConnection
     /// Keys by EncryptionLevel.rawValue.
-    @exclusivity(unchecked) var sendKeys: [PacketProtectionKeys?] = [nil, nil, nil, nil]
-    @exclusivity(unchecked) var receiveKeys: [PacketProtectionKeys?] = [nil, nil, nil, nil]
-    @exclusivity(unchecked) var crypto = [CryptoStream(), CryptoStream(), CryptoStream()]
+    @exclusivity(unchecked) var sendKeys: InlineArray<4, PacketProtectionKeys?> = [nil, nil, nil, nil]
+    @exclusivity(unchecked) var receiveKeys: InlineArray<4, PacketProtectionKeys?> = [nil, nil, nil, nil]
+    @exclusivity(unchecked) var crypto: InlineArray<3, CryptoStream> = [CryptoStream(), CryptoStream(), CryptoStream()]
     /// 1-RTT key phases (RFC 9001 §6): ours when sending, and the one the peer's packets carry.
     @exclusivity(unchecked) var sendKeyPhase = false
     @exclusivity(unchecked) var receiveKeyPhase = false
@@ -111,7 +111,7 @@ public final class Connection {
     @exclusivity(unchecked) var aeadLimits = AEADLimits(confidentiality: 1 << 23, integrity: 1 << 36)
 
     // MARK: Packet number spaces
-    @exclusivity(unchecked) var received = [ReceivedPackets(), ReceivedPackets(), ReceivedPackets()]
+    @exclusivity(unchecked) var received: InlineArray<3, ReceivedPackets> = [ReceivedPackets(), ReceivedPackets(), ReceivedPackets()]
     @exclusivity(unchecked) var recovery: LossRecovery<SelectedCongestionController>
     @exclusivity(unchecked) var pacer: Pacer
     @exclusivity(unchecked) var pacingDeadline: Instant?
@@ -531,6 +531,9 @@ public final class Connection {
         if peerIDs.version != announcedPeerIDsVersion { announceResetTokens() }
         return endpointEvents.popFirst()
     }
+
+    /// Whether `pollEndpointEvent` may have something to return.
+    var hasEndpointWork: Bool { !endpointEvents.isEmpty || peerIDs.version != announcedPeerIDsVersion }
 
     /// Whether `pollEvent` has something to return.
     public var hasPendingEvents: Bool { !events.isEmpty || !streams.events.isEmpty }

@@ -49,6 +49,8 @@ public struct RangeSet: Sendable, Equatable, CustomStringConvertible {
     @inlinable
     public func contains(_ range: Range<UInt64>) -> Bool {
         guard !range.isEmpty else { return true }
+        // In-order arrivals ask about the top range: no search.
+        if let last = ranges.last, range.lowerBound >= last.lowerBound { return range.upperBound <= last.upperBound }
         let index = firstIndex(endingAtOrAfter: range.lowerBound + 1)
         return index < ranges.count && ranges[index].lowerBound <= range.lowerBound
             && ranges[index].upperBound >= range.upperBound
@@ -60,6 +62,19 @@ public struct RangeSet: Sendable, Equatable, CustomStringConvertible {
     @discardableResult
     public mutating func insert(_ range: Range<UInt64>) -> Bool {
         guard !range.isEmpty else { return false }
+        // In-order arrivals extend or follow the top range. Ranges below it end before
+        // `last.lowerBound - 1`, so one starting at or above `last.lowerBound` touches none of them.
+        let lastIndex = ranges.count - 1
+        if lastIndex >= 0, range.lowerBound >= ranges[lastIndex].lowerBound {
+            let last = ranges[lastIndex]
+            if range.lowerBound > last.upperBound {
+                ranges.append(range)
+                return true
+            }
+            guard range.upperBound > last.upperBound else { return false }
+            ranges[lastIndex] = last.lowerBound..<range.upperBound
+            return true
+        }
         let start = firstIndex(endingAtOrAfter: range.lowerBound)
         if start == ranges.count {
             ranges.append(range)

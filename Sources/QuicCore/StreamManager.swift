@@ -87,16 +87,16 @@ final class StreamManager {
     @exclusivity(unchecked) private(set) var streams = StreamTable()
 
     // Streams we open: the next index, and the peer's limit (MAX_STREAMS) per direction.
-    @exclusivity(unchecked) private var nextLocalIndex: [UInt64] = [0, 0]
-    @exclusivity(unchecked) private var peerMaxStreams: [UInt64] = [0, 0]
-    @exclusivity(unchecked) private var streamsBlockedPending = [false, false]
-    @exclusivity(unchecked) private var streamsBlockedReportedAt: [UInt64?] = [nil, nil]
+    @exclusivity(unchecked) private var nextLocalIndex: InlineArray<2, UInt64> = [0, 0]
+    @exclusivity(unchecked) private var peerMaxStreams: InlineArray<2, UInt64> = [0, 0]
+    @exclusivity(unchecked) private var streamsBlockedPending: InlineArray<2, Bool> = [false, false]
+    @exclusivity(unchecked) private var streamsBlockedReportedAt: InlineArray<2, UInt64?> = [nil, nil]
 
     // Streams the peer opens: how many it opened, our advertised limit, and closed ones.
-    @exclusivity(unchecked) private var nextPeerIndex: [UInt64] = [0, 0]
-    @exclusivity(unchecked) private var localMaxStreams: [UInt64]
-    @exclusivity(unchecked) private var closedPeerStreams: [UInt64] = [0, 0]
-    @exclusivity(unchecked) private var maxStreamsPending = [false, false]
+    @exclusivity(unchecked) private var nextPeerIndex: InlineArray<2, UInt64> = [0, 0]
+    @exclusivity(unchecked) private var localMaxStreams: InlineArray<2, UInt64>
+    @exclusivity(unchecked) private var closedPeerStreams: InlineArray<2, UInt64> = [0, 0]
+    @exclusivity(unchecked) private var maxStreamsPending: InlineArray<2, Bool> = [false, false]
 
     /// The peer's initial_max_stream_data_* parameters.
     @exclusivity(unchecked) private var peerBidiLocal: UInt64 = 0
@@ -414,8 +414,8 @@ final class StreamManager {
 
     /// Whether any stream or flow-control frame is waiting.
     var hasPendingFrames: Bool {
-        maxDataPending || sendCredit.blockedPending || maxStreamsPending.contains(true)
-            || streamsBlockedPending.contains(true) || !controlQueue.isEmpty || hasSendableData
+        maxDataPending || sendCredit.blockedPending || maxStreamsPending[0] || maxStreamsPending[1]
+            || streamsBlockedPending[0] || streamsBlockedPending[1] || !controlQueue.isEmpty || hasSendableData
     }
 
     private var hasSendableData: Bool {

@@ -77,17 +77,7 @@ public struct FrameReader {
             guard token.count > 0 else { throw WireError(.frameEncodingError, .emptyToken) }
             return .newToken(ByteView(token))
         case .stream:
-            let hasOffset = wireType & 0x04 != 0
-            let hasLength = wireType & 0x02 != 0
-            let fin = wireType & 0x01 != 0
-            let id = StreamID(rawValue: try reader.readVarIntValue())
-            let offset = hasOffset ? try reader.readVarIntValue() : 0
-            let data = hasLength ? try readLengthPrefixed() : reader.readRest()
-            guard offset + UInt64(data.count) <= VarInt.max.rawValue else {
-                throw WireError(.frameEncodingError, .offsetTooLarge)
-            }
-            return .stream(
-                StreamFrame(streamID: id, offset: offset, data: ByteView(data), fin: fin, hasExplicitLength: hasLength))
+            return .stream(try decodeStreamBody(wireType: wireType))
         case .maxData:
             return .maxData(try reader.readVarIntValue())
         case .maxStreamData:
@@ -149,6 +139,41 @@ public struct FrameReader {
         case .datagramWithLength:
             return .datagram(DatagramFrame(data: ByteView(try readLengthPrefixed()), hasExplicitLength: true))
         }
+    }
+
+    /// The next frame if it is a STREAM frame this packet type may carry, decoded without
+    /// building a `Frame` (the receive loop's fast path for the frame that carries nearly all
+    /// data); nil, having read nothing, for any other frame or at the end. Errors are those
+    /// `next()` gives for the same bytes.
+    @inlinable
+    public mutating func nextStreamFrame() throws(WireError) -> StreamFrame? {
+        guard reader.offset < reader.bytes.count else { return nil }
+        let wireType = reader.bytes[reader.offset]
+        // Types 0x08–0x0f in one byte, in 0-RTT or 1-RTT packets (§12.4 Table 3).
+        guard wireType & 0xf8 == 0x08, packetType == .oneRTT || packetType == .zeroRTT else { return nil }
+        reader.offset += 1
+        do throws(WireError) {
+            return try decodeStreamBody(wireType: UInt64(wireType))
+        } catch {
+            var error = error
+            error.frameType = UInt64(wireType)
+            throw error
+        }
+    }
+
+    /// STREAM (§19.8) after its type: the OFF, LEN and FIN bits come from `wireType`.
+    @inlinable
+    mutating func decodeStreamBody(wireType: UInt64) throws(WireError) -> StreamFrame {
+        let hasOffset = wireType & 0x04 != 0
+        let hasLength = wireType & 0x02 != 0
+        let fin = wireType & 0x01 != 0
+        let id = StreamID(rawValue: try reader.readVarIntValue())
+        let offset = hasOffset ? try reader.readVarIntValue() : 0
+        let data = hasLength ? try readLengthPrefixed() : reader.readRest()
+        guard offset + UInt64(data.count) <= VarInt.max.rawValue else {
+            throw WireError(.frameEncodingError, .offsetTooLarge)
+        }
+        return StreamFrame(streamID: id, offset: offset, data: ByteView(data), fin: fin, hasExplicitLength: hasLength)
     }
 
     @inlinable

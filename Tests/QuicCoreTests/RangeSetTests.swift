@@ -46,6 +46,35 @@ struct RangeSetTests {
         #expect(set.totalLength == UInt64(model.count))
     }
 
+    @Test("stream-like arrivals (mostly in order: the top-range fast path) agree with a plain Set model")
+    func mostlyInOrder() {
+        var rng = Generator(state: 11)
+        var set = RangeSet()
+        var model = Set<UInt64>()
+        var next: UInt64 = 0
+        for _ in 0..<4000 {
+            let length = 1 + rng.next() % 30
+            var start = next
+            switch rng.next() % 10 {
+            case 0: start = next + 1 + rng.next() % 40  // a gap (a lost packet)
+            case 1: start = next > 60 ? next - rng.next() % 60 : 0  // a retransmission or overlap
+            case 2: start = rng.next() % (next + 1)  // anything below
+            default: break
+            }
+            let range = start..<(start + length)
+            let added = set.insert(range)
+            #expect(added == !model.isSuperset(of: range), "insert \(range) into \(set)")
+            model.formUnion(range)
+            next = max(next, range.upperBound)
+            checkInvariants(set)
+            let probeStart = rng.next() % (next + 10)
+            let probe = probeStart..<(probeStart + rng.next() % 40)
+            #expect(set.contains(probe) == model.isSuperset(of: probe), "contains \(probe) in \(set)")
+        }
+        #expect(set.totalLength == UInt64(model.count))
+        #expect(set.count > 1, "the arrivals left gaps")
+    }
+
     @Test("merging touching ranges and removing below a floor")
     func basics() {
         var set = RangeSet([0..<5, 10..<15])
