@@ -47,7 +47,8 @@ public final class RawEVPPacketProtection {
     func withNonce<R>(_ packetNumber: UInt64, _ body: (UnsafePointer<UInt8>) -> R) -> R {
         var nonce = iv
         return withUnsafeMutableBytes(of: &nonce) { raw in
-            for index in 0..<8 { raw[11 - index] ^= UInt8(truncatingIfNeeded: packetNumber >> UInt64(8 * index)) }
+            let tail = raw.loadUnaligned(fromByteOffset: 4, as: UInt64.self)
+            raw.storeBytes(of: tail ^ packetNumber.bigEndian, toByteOffset: 4, as: UInt64.self)
             return body(raw.baseAddress!.assumingMemoryBound(to: UInt8.self))
         }
     }

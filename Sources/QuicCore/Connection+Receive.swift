@@ -36,8 +36,13 @@ extension Connection {
         while offset < datagram.count, state != .closed, state != .draining {
             let header: PacketHeader
             do {
-                header = try PacketHeader.parse(
-                    UnsafeRawBufferPointer(datagram), at: offset, shortHeaderCIDLength: localCIDLength)
+                if datagram[offset] & 0x80 == 0 {
+                    header = try PacketHeader.parseShortHeader(
+                        UnsafeRawBufferPointer(datagram), at: offset, shortHeaderCIDLength: localCIDLength)
+                } else {
+                    header = try PacketHeader.parse(
+                        UnsafeRawBufferPointer(datagram), at: offset, shortHeaderCIDLength: localCIDLength)
+                }
             } catch {
                 break
             }
@@ -93,32 +98,34 @@ extension Connection {
         // Performance: the key objects are referenced without retaining them. They stay owned by
         // `receiveKeys`, the previous/next 1-RTT keys or `versionCandidate` until the payload is
         // open, and nothing below uses them after that. (Copying the keys struct retained and
-        // released three objects per packet.)
-        unowned(unsafe) let headerKey: HeaderProtectionKey
-        unowned(unsafe) var aead: AEADKey
+        // released three objects per packet; `unowned(unsafe)` still retained each around its
+        // call.)
+        let headerKey: Unmanaged<HeaderProtectionKey>
+        var aead: Unmanaged<AEADKey>
         var switchingVersion = false
         if let packetVersion = header.version, packetVersion != version {
             guard let other = keysForOtherVersion(packetVersion, level: level) else {
                 statistics.undecryptablePackets += 1
                 return false
             }
-            headerKey = other.headerProtection
-            aead = other.aead
+            headerKey = .passUnretained(other.headerProtection)
+            aead = .passUnretained(other.aead)
             switchingVersion = role == .client
         } else {
             guard receiveKeys[level.rawValue] != nil else {
                 statistics.undecryptablePackets += 1
                 return false
             }
-            headerKey = receiveKeys[level.rawValue].unsafelyUnwrapped.headerProtection
-            aead = receiveKeys[level.rawValue].unsafelyUnwrapped.aead
+            headerKey = .passUnretained(receiveKeys[level.rawValue].unsafelyUnwrapped.headerProtection)
+            aead = .passUnretained(receiveKeys[level.rawValue].unsafelyUnwrapped.aead)
         }
         let space = level.packetNumberSpace
         let packet = UnsafeMutableRawBufferPointer(rebasing: datagram[header.start..<header.end])
         let packetNumberOffset = header.packetNumberOffset - header.start
         guard
-            let unmasked = PacketProtection.removeHeaderProtection(
-                packet: packet, packetNumberOffset: packetNumberOffset, key: headerKey)
+            let unmasked = headerKey._withUnsafeGuaranteedRef({ key in
+                PacketProtection.removeHeaderProtection(packet: packet, packetNumberOffset: packetNumberOffset, key: key)
+            })
         else {
             statistics.undecryptablePackets += 1
             return false
@@ -133,9 +140,9 @@ extension Connection {
             let phase = unmasked.firstByte & HeaderBits.shortKeyPhase != 0
             if phase != receiveKeyPhase {
                 if previousReceiveKeys != nil, packetNumber < firstPacketNumberInReceivePhase {
-                    aead = previousReceiveKeys.unsafelyUnwrapped.aead
+                    aead = .passUnretained(previousReceiveKeys.unsafelyUnwrapped.aead)
                 } else if nextReceiveKeys != nil {
-                    aead = nextReceiveKeys.unsafelyUnwrapped.aead
+                    aead = .passUnretained(nextReceiveKeys.unsafelyUnwrapped.aead)
                     isKeyUpdate = true
                 } else {
                     statistics.undecryptablePackets += 1
@@ -144,8 +151,10 @@ extension Connection {
             }
         }
         guard
-            PacketProtection.openPayload(
-                packet: packet, payloadOffset: unmasked.payloadOffset, packetNumber: packetNumber, key: aead)
+            aead._withUnsafeGuaranteedRef({ key in
+                PacketProtection.openPayload(
+                    packet: packet, payloadOffset: unmasked.payloadOffset, packetNumber: packetNumber, key: key)
+            })
         else {
             statistics.undecryptablePackets += 1
             authenticationFailures += 1

@@ -31,8 +31,9 @@ public enum DropReason: Sendable, Equatable {
     case tooManyConnections
 }
 
-/// A client's first Initial, held until the application accepts or refuses it.
-public struct IncomingConnection {
+/// A client's first Initial, held until the application accepts or refuses it. Immutable; a
+/// class so that `DatagramEvent`, returned for every datagram, stays small.
+public final class IncomingConnection: Sendable {
     public let remote: SocketAddress
     /// The local address the Initial arrived at, when the datapath said.
     public let local: SocketAddress?
@@ -46,6 +47,23 @@ public struct IncomingConnection {
     let ecn: ECNCodepoint
     /// A copy of the datagram, processed by the connection on accept.
     let datagram: [UInt8]
+
+    init(
+        remote: SocketAddress, local: SocketAddress?, version: QuicVersion, destinationCID: ConnectionID,
+        sourceCID: ConnectionID, token: [UInt8], addressValidation: AddressValidation, receivedAt: Instant,
+        ecn: ECNCodepoint, datagram: [UInt8]
+    ) {
+        self.remote = remote
+        self.local = local
+        self.version = version
+        self.destinationCID = destinationCID
+        self.sourceCID = sourceCID
+        self.token = token
+        self.addressValidation = addressValidation
+        self.receivedAt = receivedAt
+        self.ecn = ecn
+        self.datagram = datagram
+    }
 }
 
 /// Settings of an endpoint.
@@ -183,7 +201,8 @@ public final class Endpoint {
             let destination = ConnectionID(UnsafeRawBufferPointer(rebasing: datagram[1..<(1 + shortHeaderCIDLength)])),
             let handle = routes[destination], let connection = connections[handle.index]
         {
-            return deliver(datagram, to: handle, connection, from: remote, to: local, ecn: ecn, now: now)
+            deliver(datagram, to: handle, connection, from: remote, to: local, ecn: ecn, now: now)
+            return .delivered(handle)
         }
         let invariant: InvariantHeader
         do {
@@ -199,7 +218,8 @@ public final class Endpoint {
         }
         let destination = ConnectionID(invariant.destinationCID)
         if let destination, let handle = routes[destination] ?? initialRoutes[destination], let connection = connection(handle) {
-            return deliver(datagram, to: handle, connection, from: remote, to: local, ecn: ecn, now: now)
+            deliver(datagram, to: handle, connection, from: remote, to: local, ecn: ecn, now: now)
+            return .delivered(handle)
         }
         guard invariant.isLongHeader else {
             return unknownShortHeader(
@@ -242,10 +262,12 @@ public final class Endpoint {
                 sourceCID: header.sourceCID, token: Array(header.token), addressValidation: validation, receivedAt: now, ecn: ecn, datagram: Array(datagram)))
     }
 
+    /// (Returns nothing: the caller builds `.delivered` in place; returning the large enum from here
+    /// copied it once more per datagram.)
     private func deliver(
         _ datagram: UnsafeMutableRawBufferPointer, to handle: ConnectionHandle, _ connection: Connection,
         from remote: SocketAddress, to local: SocketAddress?, ecn: ECNCodepoint, now: Instant
-    ) -> DatagramEvent {
+    ) {
         connection.handle(datagram: datagram, from: remote, to: local, ecn: ecn, now: now)
         // Most datagrams change no routes: skip the bookkeeping then.
         if connection.hasEndpointWork || (drainedCount > 0 && drained[handle.index])
@@ -253,7 +275,6 @@ public final class Endpoint {
         {
             processEvents(of: handle)
         }
-        return .delivered(handle)
     }
 
     /// Accepts an incoming connection and processes its first datagram.
@@ -503,7 +524,8 @@ public final class Endpoint {
             let handle = resetTokens[token], let connection = connection(handle)
         {
             statistics.statelessResetsReceived += 1
-            return deliver(datagram, to: handle, connection, from: remote, to: local, ecn: ecn, now: now)
+            deliver(datagram, to: handle, connection, from: remote, to: local, ecn: ecn, now: now)
+            return .delivered(handle)
         }
         guard let server = configuration.server, let destination else { return .dropped(.unknownConnection) }
         // The token is derived from the ID the packet was sent to, so only a non-empty ID can be

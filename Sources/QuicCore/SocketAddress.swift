@@ -17,6 +17,12 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
         self.port = port
     }
 
+    /// Field by field, inlined: every received datagram compares its addresses with the path's.
+    @inlinable
+    public static func == (lhs: SocketAddress, rhs: SocketAddress) -> Bool {
+        lhs.high == rhs.high && lhs.low == rhs.low && lhs.port == rhs.port && lhs.family == rhs.family
+    }
+
     /// From the raw fields: for IPv4 the address sits in the top 32 bits of `high`.
     @inlinable
     public init(family: Family, high: UInt64, low: UInt64, port: UInt16) {

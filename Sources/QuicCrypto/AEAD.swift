@@ -40,11 +40,9 @@ public final class AEADKey {
     func withNonce<R>(_ packetNumber: UInt64, _ body: (UnsafePointer<UInt8>) -> R) -> R {
         var nonce = iv
         return withUnsafeMutableBytes(of: &nonce) { raw in
-            var remaining = packetNumber
-            for index in stride(from: 11, through: 4, by: -1) {
-                raw[index] ^= UInt8(truncatingIfNeeded: remaining)
-                remaining >>= 8
-            }
+            // Bytes 4..<12 XOR the packet number in network order: one 8-byte XOR.
+            let tail = raw.loadUnaligned(fromByteOffset: 4, as: UInt64.self)
+            raw.storeBytes(of: tail ^ packetNumber.bigEndian, toByteOffset: 4, as: UInt64.self)
             return body(raw.baseAddress!.assumingMemoryBound(to: UInt8.self))
         }
     }

@@ -64,11 +64,13 @@ public struct ByteReader {
         let first = bytes[offset]
         let length = 1 << Int(first >> 6)
         guard length <= remaining else { throw .truncated }
-        var value = UInt64(first & 0x3f)
-        var index = offset + 1
-        while index < offset + length {
-            value = value << 8 | UInt64(bytes[index])
-            index += 1
+        // One big-endian load of the whole encoding, the two length bits masked off.
+        let value: UInt64
+        switch length {
+        case 1: value = UInt64(first)
+        case 2: value = UInt64(UInt16(bigEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt16.self)) & 0x3fff)
+        case 4: value = UInt64(UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)) & 0x3fff_ffff)
+        default: value = UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) & 0x3fff_ffff_ffff_ffff
         }
         offset += length
         return value

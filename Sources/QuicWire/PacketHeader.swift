@@ -36,12 +36,8 @@ public struct PacketHeader {
         let empty = UnsafeRawBufferPointer(start: nil, count: 0)
 
         if first & 0x80 == 0 {
-            guard first & 0x40 != 0 || acceptZeroFixedBit else { throw WireError(.protocolViolation, .fixedBitZero) }
-            let dcid = try reader.readConnectionID(length: shortHeaderCIDLength)
-            return PacketHeader(
-                type: .oneRTT, version: nil, destinationCID: dcid, sourceCID: .empty, token: empty,
-                supportedVersions: empty, firstByte: first, start: start, packetNumberOffset: reader.offset,
-                end: datagram.count)
+            return try parseShortHeader(
+                datagram, at: start, shortHeaderCIDLength: shortHeaderCIDLength, acceptZeroFixedBit: acceptZeroFixedBit)
         }
 
         let version = QuicVersion(rawValue: try reader.readUInt32())
@@ -84,6 +80,42 @@ public struct PacketHeader {
             type: type, version: version, destinationCID: dcid, sourceCID: scid, token: token,
             supportedVersions: empty, firstByte: first, start: start, packetNumberOffset: packetNumberOffset,
             end: packetNumberOffset + Int(length))
+    }
+
+    /// Parses the 1-RTT packet (short header, RFC 9000 §17.3.1) at `start`: what `parse` does for
+    /// a first byte with the high bit clear, inlined into the receive path, where nearly every
+    /// packet is one of these.
+    @inlinable
+    public static func parseShortHeader(
+        _ datagram: UnsafeRawBufferPointer, at start: Int, shortHeaderCIDLength: Int, acceptZeroFixedBit: Bool = false
+    ) throws(WireError) -> PacketHeader {
+        var reader = ByteReader(datagram, offset: start)
+        let first = try reader.readUInt8()
+        guard first & 0x40 != 0 || acceptZeroFixedBit else { throw WireError(.protocolViolation, .fixedBitZero) }
+        let dcid = try reader.readConnectionID(length: shortHeaderCIDLength)
+        let empty = UnsafeRawBufferPointer(start: nil, count: 0)
+        return PacketHeader(
+            type: .oneRTT, version: nil, destinationCID: dcid, sourceCID: .empty, token: empty,
+            supportedVersions: empty, firstByte: first, start: start, packetNumberOffset: reader.offset,
+            end: datagram.count)
+    }
+
+    @usableFromInline
+    init(
+        type: PacketType, version: QuicVersion?, destinationCID: ConnectionID, sourceCID: ConnectionID,
+        token: UnsafeRawBufferPointer, supportedVersions: UnsafeRawBufferPointer, firstByte: UInt8, start: Int,
+        packetNumberOffset: Int, end: Int
+    ) {
+        self.type = type
+        self.version = version
+        self.destinationCID = destinationCID
+        self.sourceCID = sourceCID
+        self.token = token
+        self.supportedVersions = supportedVersions
+        self.firstByte = firstByte
+        self.start = start
+        self.packetNumberOffset = packetNumberOffset
+        self.end = end
     }
 
     /// The versions listed in a Version Negotiation packet.
