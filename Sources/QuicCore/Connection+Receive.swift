@@ -292,7 +292,7 @@ extension Connection {
         var ackEliciting = false
         var count = 0
         packetWasProbing = true
-        while true {
+        while !reader.isAtEnd {
             // STREAM frames carry nearly all data: decoded and handed to the stream directly.
             let streamFrame: StreamFrame?
             do throws(WireError) { streamFrame = try reader.nextStreamFrame() } catch { throw TransportFailure(error) }

@@ -90,13 +90,13 @@ extension Connection {
     /// RFC 9000 §10.1: restart on receiving a packet, and on sending an ack-eliciting one if none
     /// was sent since the last receipt. At least three PTOs, so probes can work.
     func restartIdleTimer(now: Instant, receiving: Bool) {
-        guard let idleTimeout else { return }
+        guard idleTimeout != nil else { return }
         if receiving {
             ackElicitingSentSinceReceive = false
         } else {
             guard !ackElicitingSentSinceReceive else { return }
             ackElicitingSentSinceReceive = true
         }
-        idleDeadline = now + max(idleTimeout, recovery.rtt.probeTimeout * 3)
+        idleTimerStart = now
     }
 }

@@ -153,7 +153,14 @@ public final class Connection {
     @exclusivity(unchecked) var closesSentWhileClosing = 0
     @exclusivity(unchecked) public internal(set) var closeReason: CloseReason?
     @exclusivity(unchecked) var idleTimeout: TimeSpan?
-    @exclusivity(unchecked) var idleDeadline: Instant?
+    /// When the idle timer last restarted (RFC 9000 §10.1).
+    @exclusivity(unchecked) var idleTimerStart: Instant?
+    /// The idle timeout runs from the last restart for at least three current PTOs (§10.1),
+    /// computed when asked rather than on every packet.
+    var idleDeadline: Instant? {
+        guard let idleTimerStart, let idleTimeout else { return nil }
+        return idleTimerStart + max(idleTimeout, recovery.rtt.probeTimeout * 3)
+    }
     @exclusivity(unchecked) var ackElicitingSentSinceReceive = false
 
     /// Where this connection's qlog events go (configuration.qlog, or one made for it).

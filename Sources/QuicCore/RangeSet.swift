@@ -41,6 +41,8 @@ public struct RangeSet: Sendable, Equatable, CustomStringConvertible {
 
     @inlinable
     public func contains(_ value: UInt64) -> Bool {
+        // New packet numbers and in-order offsets are at or above the top range: no search.
+        if let last = ranges.last, value >= last.lowerBound { return value < last.upperBound }
         let index = firstIndex(endingAtOrAfter: value + 1)
         return index < ranges.count && ranges[index].contains(value)
     }

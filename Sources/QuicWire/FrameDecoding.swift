@@ -15,6 +15,8 @@ public struct FrameReader {
 
     /// Offset of the next frame in the payload.
     @inlinable public var offset: Int { reader.offset }
+    /// Whether every frame has been read.
+    @inlinable public var isAtEnd: Bool { reader.isAtEnd }
 
     /// The next frame, or nil at the end of the payload.
     @inlinable

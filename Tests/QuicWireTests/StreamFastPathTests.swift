@@ -27,7 +27,7 @@ struct StreamFastPathTests {
         var reader = FrameReader(payload: payload, packetType: type)
         var frames: [Frame] = []
         do {
-            while true {
+            while !reader.isAtEnd {
                 if let stream = try reader.nextStreamFrame() {
                     frames.append(.stream(stream))
                     continue
