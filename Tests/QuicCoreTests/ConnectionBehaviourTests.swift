@@ -82,6 +82,27 @@ struct ConnectionBehaviourTests {
         #expect(pair.now - start < .seconds(3))
     }
 
+    @Test("an idle timeout shorter than three PTOs is stretched to three PTOs (RFC 9000 §10.1)")
+    func idleTimeoutAtLeastThreePTOs() throws {
+        // 200 ms each way: PTO is at least 400 ms (RTT + 4 × rttvar, plus max_ack_delay), so the
+        // 100 ms idle timeout must stretch past 1.2 s.
+        var slow = LinkConditions()
+        slow.delay = .milliseconds(200)
+        let pair = try established(seed: 409, slow) { client, server in
+            client.maxIdleTimeout = .milliseconds(100)
+            server.maxIdleTimeout = .milliseconds(100)
+        }
+        let pto = pair.clientConnection!.recovery.rtt.probeTimeout
+        #expect(pto >= .milliseconds(400), "PTO \(pto)")
+        let start = pair.now
+        pair.run(for: .seconds(20)) { pair.clientConnection == nil || pair.clientConnection?.isClosed == true }
+        #expect(pair.clientEvents.contains(.closed(.idleTimeout)))
+        // The PTO only settles (smoothed RTT stays near 400 ms): at least 3 × 400 ms.
+        let idle = pair.now - start
+        #expect(idle >= .milliseconds(1200), "closed after \(idle), three PTOs are about \(pto * 3)")
+        #expect(idle < pto * 3 + .seconds(1), "closed after \(idle), long after three PTOs (\(pto * 3))")
+    }
+
     @Test("an application close reaches the peer with its code and reason; both endpoints drain")
     func applicationClose() throws {
         let pair = try established(seed: 405)
