@@ -199,9 +199,16 @@ public final class Endpoint {
         // way for these.
         if datagram.count > shortHeaderCIDLength, datagram[0] & 0x80 == 0,
             let destination = ConnectionID(UnsafeRawBufferPointer(rebasing: datagram[1..<(1 + shortHeaderCIDLength)])),
-            let handle = routes[destination], let connection = connections[handle.index]
+            let handle = routes[destination], connections[handle.index] != nil
         {
-            deliver(datagram, to: handle, connection, from: remote, to: local, ecn: ecn, now: now)
+            // Used without retaining it: `connections` holds it throughout, and only
+            // `processEvents`, called after, can free it.
+            let needsEvents = Unmanaged.passUnretained(connections[handle.index].unsafelyUnwrapped)._withUnsafeGuaranteedRef {
+                connection in
+                connection.handle(datagram: datagram, from: remote, to: local, ecn: ecn, now: now)
+                return connection.hasEndpointWork
+            }
+            if needsEvents || needsEventsOutsideConnection(handle) { processEvents(of: handle) }
             return .delivered(handle)
         }
         let invariant: InvariantHeader
@@ -270,11 +277,14 @@ public final class Endpoint {
     ) {
         connection.handle(datagram: datagram, from: remote, to: local, ecn: ecn, now: now)
         // Most datagrams change no routes: skip the bookkeeping then.
-        if connection.hasEndpointWork || (drainedCount > 0 && drained[handle.index])
-            || (initialRouteCount > 0 && initialRouteOf[handle.index] != nil)
-        {
-            processEvents(of: handle)
-        }
+        if connection.hasEndpointWork || needsEventsOutsideConnection(handle) { processEvents(of: handle) }
+    }
+
+    /// Whether `processEvents` has work for `handle` besides the connection's own events: freeing
+    /// it once drained, or dropping its Initial route once the handshake is confirmed.
+    @inline(__always)
+    private func needsEventsOutsideConnection(_ handle: ConnectionHandle) -> Bool {
+        (drainedCount > 0 && drained[handle.index]) || (initialRouteCount > 0 && initialRouteOf[handle.index] != nil)
     }
 
     /// Accepts an incoming connection and processes its first datagram.

@@ -295,6 +295,33 @@ final class StreamManager {
 
     /// STREAM. `.refused` asks the caller to drop the packet unacknowledged.
     func onStreamFrame(_ frame: StreamFrame) throws(WireError) -> RecvStream.FrameResult {
+        let id = frame.streamID
+        let local = id.initiator == role
+        let slot = Self.slot(id.direction)
+        if !(local && id.direction == .unidirectional), id.index < (local ? nextLocalIndex[slot] : nextPeerIndex[slot]) {
+            // A stream opened before (nearly every frame): what `streamForFrame` would find, used
+            // without retaining the entry or its receiving half.
+            let outcome = streams.withEntry(id) { entry -> Result<RecvStream.FrameResult, WireError> in
+                guard entry.recv != nil else { return .success(.accepted(newBytes: 0)) }
+                return Unmanaged.passUnretained(entry.recv.unsafelyUnwrapped)._withUnsafeGuaranteedRef { recv in
+                    do throws(WireError) {
+                        let result = try recv.onFrame(offset: frame.offset, data: frame.data.bytes, fin: frame.fin)
+                        if case .accepted(let newBytes) = result {
+                            try addReceived(newBytes, frameType: .stream)
+                            notifyReadable(entry, recv)
+                        }
+                        return .success(result)
+                    } catch {
+                        return .failure(error)
+                    }
+                }
+            }
+            switch outcome {
+            case nil: return .accepted(newBytes: 0)  // closed since: old data, ignored
+            case .success(let result): return result
+            case .failure(let error): throw error
+            }
+        }
         guard let entry = try streamForFrame(frame.streamID, needsReceive: true, frameType: .stream),
             let recv = entry.recv
         else { return .accepted(newBytes: 0) }
@@ -314,7 +341,13 @@ final class StreamManager {
     }
 
     private func notifyReadable(_ entry: StreamEntry) {
-        guard let recv = entry.recv, recv.isReadable, !entry.readableNotified else { return }
+        guard let recv = entry.recv else { return }
+        notifyReadable(entry, recv)
+    }
+
+    @inline(__always)
+    private func notifyReadable(_ entry: StreamEntry, _ recv: RecvStream) {
+        guard recv.isReadable, !entry.readableNotified else { return }
         entry.readableNotified = true
         events.append(.readable(entry.id))
     }

@@ -47,6 +47,18 @@ struct StreamTable {
         }
     }
 
+    /// Calls `body` with the entry for `id` (nil when there is none) without retaining it: the
+    /// table holds the entry throughout, and `body` must not remove it. The receive path's lookup.
+    @inline(__always)
+    func withEntry<Result>(_ id: StreamID, _ body: (StreamEntry) -> Result) -> Result? {
+        let kind = Int(id.rawValue & 3)
+        let index = id.index
+        guard index >= kinds[kind].base else { return nil }
+        let offset = Int(index - kinds[kind].base) + kinds[kind].head
+        guard offset < kinds[kind].entries.count, kinds[kind].entries[offset] != nil else { return nil }
+        return Unmanaged.passUnretained(kinds[kind].entries[offset].unsafelyUnwrapped)._withUnsafeGuaranteedRef(body)
+    }
+
     /// Slides the window past closed streams at the front; reclaims the space now and then.
     private mutating func compact(_ kind: Int) {
         while kinds[kind].head < kinds[kind].entries.count, kinds[kind].entries[kinds[kind].head] == nil {

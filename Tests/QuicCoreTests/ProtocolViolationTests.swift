@@ -27,6 +27,13 @@ struct ProtocolViolationTests {
             // The server's default stream window is 512 KiB.
             streamFrameBytes(id: 0, offset: (1 << 19) - 10, count: 20)
         },
+        Violation(name: "STREAM beyond the stream window on a stream already open", code: .flowControlError) {
+            // The first frame opens the stream; the second takes the path for open streams.
+            streamFrameBytes(id: 8, offset: 0, count: 10) + streamFrameBytes(id: 8, offset: (1 << 19) - 10, count: 20)
+        },
+        Violation(name: "STREAM data past the final size on a stream already open", code: .finalSizeError) {
+            streamFrameBytes(id: 12, offset: 0, count: 10, fin: true) + streamFrameBytes(id: 12, offset: 10, count: 5)
+        },
         Violation(name: "STREAM on a stream beyond MAX_STREAMS", code: .streamLimitError) {
             streamFrameBytes(id: 4 * 128, offset: 0, count: 1)
         },
