@@ -269,8 +269,7 @@ public final class Endpoint {
                 sourceCID: header.sourceCID, token: Array(header.token), addressValidation: validation, receivedAt: now, ecn: ecn, datagram: Array(datagram)))
     }
 
-    /// (Returns nothing: the caller builds `.delivered` in place; returning the large enum from here
-    /// copied it once more per datagram.)
+    /// Hands a datagram to its connection and applies the routing changes that caused.
     private func deliver(
         _ datagram: UnsafeMutableRawBufferPointer, to handle: ConnectionHandle, _ connection: Connection,
         from remote: SocketAddress, to local: SocketAddress?, ecn: ECNCodepoint, now: Instant

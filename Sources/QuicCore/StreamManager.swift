@@ -298,39 +298,34 @@ final class StreamManager {
         let id = frame.streamID
         let local = id.initiator == role
         let slot = Self.slot(id.direction)
-        if !(local && id.direction == .unidirectional), id.index < (local ? nextLocalIndex[slot] : nextPeerIndex[slot]) {
-            // A stream opened before (nearly every frame): what `streamForFrame` would find, used
-            // without retaining the entry or its receiving half.
-            let outcome = streams.withEntry(id) { entry -> Result<RecvStream.FrameResult, WireError> in
-                guard entry.recv != nil else { return .success(.accepted(newBytes: 0)) }
-                return Unmanaged.passUnretained(entry.recv.unsafelyUnwrapped)._withUnsafeGuaranteedRef { recv in
-                    do throws(WireError) {
-                        let result = try recv.onFrame(offset: frame.offset, data: frame.data.bytes, fin: frame.fin)
-                        if case .accepted(let newBytes) = result {
-                            try addReceived(newBytes, frameType: .stream)
-                            notifyReadable(entry, recv)
-                        }
-                        return .success(result)
-                    } catch {
-                        return .failure(error)
+        let openedBefore =
+            !(local && id.direction == .unidirectional) && id.index < (local ? nextLocalIndex[slot] : nextPeerIndex[slot])
+        if !openedBefore {
+            // Checks the ID and opens the stream (and the lower ones of its kind, §3.2).
+            _ = try streamForFrame(id, needsReceive: true, frameType: .stream)
+        }
+        // The entry and its receiving half are used without retaining them: the table holds them,
+        // and nothing here removes a stream.
+        let outcome = streams.withEntry(id) { entry -> Result<RecvStream.FrameResult, WireError> in
+            guard entry.recv != nil else { return .success(.accepted(newBytes: 0)) }
+            return Unmanaged.passUnretained(entry.recv.unsafelyUnwrapped)._withUnsafeGuaranteedRef { recv in
+                do throws(WireError) {
+                    let result = try recv.onFrame(offset: frame.offset, data: frame.data.bytes, fin: frame.fin)
+                    if case .accepted(let newBytes) = result {
+                        try addReceived(newBytes, frameType: .stream)
+                        notifyReadable(entry, recv)
                     }
+                    return .success(result)
+                } catch {
+                    return .failure(error)
                 }
             }
-            switch outcome {
-            case nil: return .accepted(newBytes: 0)  // closed since: old data, ignored
-            case .success(let result): return result
-            case .failure(let error): throw error
-            }
         }
-        guard let entry = try streamForFrame(frame.streamID, needsReceive: true, frameType: .stream),
-            let recv = entry.recv
-        else { return .accepted(newBytes: 0) }
-        let result = try recv.onFrame(offset: frame.offset, data: frame.data.bytes, fin: frame.fin)
-        if case .accepted(let newBytes) = result {
-            try addReceived(newBytes, frameType: .stream)
-            notifyReadable(entry)
+        switch outcome {
+        case nil: return .accepted(newBytes: 0)  // a stream closed since: old data, ignored
+        case .success(let result): return result
+        case .failure(let error): throw error
         }
-        return result
     }
 
     private func addReceived(_ bytes: UInt64, frameType: FrameType) throws(WireError) {
