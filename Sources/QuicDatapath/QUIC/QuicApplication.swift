@@ -19,7 +19,8 @@ public struct ConnectRequest: Sendable {
 /// The application logic that runs on a worker thread next to its QUIC endpoint: a file server,
 /// a downloader, or the bridge to the async embedding API. The handler calls it generically (no
 /// existential on the path), always on the worker thread, so it may use the connection directly.
-public protocol QuicApplication: ~Copyable {
+/// The type itself crosses to that thread (the worker builds its instance), hence `SendableMetatype`.
+public protocol QuicApplication: ~Copyable, SendableMetatype {
     /// A client wants a connection (server side). Return false to refuse it
     /// (CONNECTION_REFUSED).
     mutating func shouldAccept(_ incoming: IncomingConnection) -> Bool
