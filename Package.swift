@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.2
 import PackageDescription
 
 // QuicXDP: a QUIC datapath for Linux (XDP/AF_XDP + a sans-IO QUIC engine).
