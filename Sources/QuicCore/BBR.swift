@@ -58,8 +58,8 @@ public struct BBR: CongestionController {
     public static let fullBandwidthRounds = 3
 
     // Stored state: 8-byte fields first, one-byte flags and enums last, no optionals (sentinels
-    // instead), so the struct stays small — SelectedCongestionController copies it out and back
-    // on every call.
+    // instead), so the struct stays small (every connection holds one, whichever controller it
+    // selected: SelectedCongestionController).
 
     // MARK: Output control parameters (§2.4)
 

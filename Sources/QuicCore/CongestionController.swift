@@ -77,83 +77,72 @@ public enum CongestionControlAlgorithm: String, Sendable, Hashable, CaseIterable
     case bbr = "bbr"
 }
 
-/// A congestion controller chosen at connection setup, dispatching by switch. `update` copies the
-/// payload out, mutates it and stores it back, so nothing is boxed or allocated.
-public enum SelectedCongestionController: CongestionController {
-    case newReno(NewReno)
-    case cubic(Cubic)
-    case bbr(BBR)
+/// A congestion controller chosen at connection setup, dispatching by switch. Each controller
+/// has its own stored state and the selected one is mutated in place: nothing is boxed or
+/// allocated, and nothing is copied per call (an enum with the controllers as payloads copied
+/// the selected payload — BBR's 453 bytes — out and back on every hook). The two unused
+/// controllers cost their size in memory, a few hundred bytes per connection.
+public struct SelectedCongestionController: CongestionController {
+    public let algorithm: CongestionControlAlgorithm
+    @usableFromInline var newRenoState: NewReno
+    @usableFromInline var cubicState: Cubic
+    @usableFromInline var bbrState: BBR
 
     /// `seed` feeds BBR's randomized probing schedule (§5.3.3.8.2); the core takes randomness
     /// from outside, so two connections with the same seed behave the same.
     public init(_ algorithm: CongestionControlAlgorithm, maxDatagramSize: Int, seed: UInt64 = 0) {
-        switch algorithm {
-        case .newReno: self = .newReno(NewReno(maxDatagramSize: maxDatagramSize))
-        case .cubic: self = .cubic(Cubic(maxDatagramSize: maxDatagramSize))
-        case .bbr: self = .bbr(BBR(maxDatagramSize: maxDatagramSize, seed: seed))
-        }
-    }
-
-    public var algorithm: CongestionControlAlgorithm {
-        switch self {
-        case .newReno: return .newReno
-        case .cubic: return .cubic
-        case .bbr: return .bbr
-        }
+        self.algorithm = algorithm
+        newRenoState = NewReno(maxDatagramSize: maxDatagramSize)
+        cubicState = Cubic(maxDatagramSize: maxDatagramSize)
+        bbrState = BBR(maxDatagramSize: maxDatagramSize, seed: seed)
     }
 
     @inlinable public var congestionWindow: Int {
-        switch self {
-        case .newReno(let controller): return controller.congestionWindow
-        case .cubic(let controller): return controller.congestionWindow
-        case .bbr(let controller): return controller.congestionWindow
+        switch algorithm {
+        case .newReno: return newRenoState.congestionWindow
+        case .cubic: return cubicState.congestionWindow
+        case .bbr: return bbrState.congestionWindow
         }
     }
     @inlinable public var slowStartThreshold: Int? {
-        switch self {
-        case .newReno(let controller): return controller.slowStartThreshold
-        case .cubic(let controller): return controller.slowStartThreshold
-        case .bbr(let controller): return controller.slowStartThreshold
+        switch algorithm {
+        case .newReno: return newRenoState.slowStartThreshold
+        case .cubic: return cubicState.slowStartThreshold
+        case .bbr: return bbrState.slowStartThreshold
         }
     }
     @inlinable public var isInSlowStart: Bool {
-        switch self {
-        case .newReno(let controller): return controller.isInSlowStart
-        case .cubic(let controller): return controller.isInSlowStart
-        case .bbr(let controller): return controller.isInSlowStart
+        switch algorithm {
+        case .newReno: return newRenoState.isInSlowStart
+        case .cubic: return cubicState.isInSlowStart
+        case .bbr: return bbrState.isInSlowStart
         }
     }
     @inlinable public var pacingRate: UInt64? {
-        switch self {
-        case .newReno(let controller): return controller.pacingRate
-        case .cubic(let controller): return controller.pacingRate
-        case .bbr(let controller): return controller.pacingRate
+        switch algorithm {
+        case .newReno: return newRenoState.pacingRate
+        case .cubic: return cubicState.pacingRate
+        case .bbr: return bbrState.pacingRate
         }
     }
     @inlinable public var marksFlightAppLimited: Bool {
-        switch self {
-        case .newReno(let controller): return controller.marksFlightAppLimited
-        case .cubic(let controller): return controller.marksFlightAppLimited
-        case .bbr(let controller): return controller.marksFlightAppLimited
+        switch algorithm {
+        case .newReno: return newRenoState.marksFlightAppLimited
+        case .cubic: return cubicState.marksFlightAppLimited
+        case .bbr: return bbrState.marksFlightAppLimited
         }
     }
 
-    /// Applies `body` to whichever controller is selected. Generic over the body so each call
-    /// site specializes; the payload is copied out and back (no existential, no allocation).
+    /// Applies `body` to the selected controller, in place. Generic over the body so each call
+    /// site specializes (no existential, no allocation).
     @inlinable
     mutating func update(
         newReno: (inout NewReno) -> Void, cubic: (inout Cubic) -> Void, bbr: (inout BBR) -> Void
     ) {
-        switch self {
-        case .newReno(var controller):
-            newReno(&controller)
-            self = .newReno(controller)
-        case .cubic(var controller):
-            cubic(&controller)
-            self = .cubic(controller)
-        case .bbr(var controller):
-            bbr(&controller)
-            self = .bbr(controller)
+        switch algorithm {
+        case .newReno: newReno(&newRenoState)
+        case .cubic: cubic(&cubicState)
+        case .bbr: bbr(&bbrState)
         }
     }
 

@@ -112,7 +112,6 @@ public final class Connection {
 
     // MARK: Packet number spaces
     @exclusivity(unchecked) var received: InlineArray<3, ReceivedPackets> = [ReceivedPackets(), ReceivedPackets(), ReceivedPackets()]
-    @exclusivity(unchecked) var recovery: LossRecovery<SelectedCongestionController>
     @exclusivity(unchecked) var pacer: Pacer
     @exclusivity(unchecked) var pacingDeadline: Instant?
     /// Probe packets owed per space after a PTO.
@@ -201,6 +200,9 @@ public final class Connection {
     /// The peer's reset tokens the endpoint was told about, as of `peerIDs.version`.
     @exclusivity(unchecked) var announcedResetTokens: [StatelessResetToken] = []
     @exclusivity(unchecked) var announcedPeerIDsVersion = -1
+    /// Loss recovery and congestion control, last: the largest stored property (the controller
+    /// state), kept after the fields the receive path touches.
+    @exclusivity(unchecked) var recovery: LossRecovery<SelectedCongestionController>
 
     struct PendingPacket {
         var level: EncryptionLevel

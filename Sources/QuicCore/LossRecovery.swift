@@ -97,6 +97,7 @@ public struct LossRecovery<Controller: CongestionController>: Sendable {
     /// `ecnMarked`: the packet left with ECT(0); nil takes the current marking (packets sent
     /// off the current path are not marked). `mtuProbe`: a DPLPMTUD probe, in flight but not a
     /// congestion signal when lost (RFC 9000 §14.4).
+    @_specialize(exported: true, where Controller == SelectedCongestionController)
     public mutating func onPacketSent(
         space: PacketNumberSpace, packetNumber: UInt64, firstFrame: Int, now: Instant, bytes: Int,
         ackEliciting: Bool, inFlight: Bool, amplificationBlocked: Bool = false, ecnMarked marked: Bool? = nil,
@@ -135,6 +136,7 @@ public struct LossRecovery<Controller: CongestionController>: Sendable {
     /// OnAckReceived (Appendix A.7). `ackDelay` is the decoded delay; `onFrame` receives every
     /// frame record of newly acknowledged and newly lost packets. Throws PROTOCOL_VIOLATION for
     /// an acknowledgment of a packet never sent (RFC 9000 §13.1).
+    @_specialize(exported: true, where Controller == SelectedCongestionController)
     public mutating func onAckReceived(
         _ ack: AckFrame, space: PacketNumberSpace, ackDelay: TimeSpan, now: Instant, isAppLimited: Bool,
         amplificationBlocked: Bool = false, onFrame: (PacketNumberSpace, SentFrame, FrameOutcome) -> Void

@@ -15,9 +15,8 @@ struct ControllerTransferTests {
         }
         try pair.connect()
         #expect(pair.run(for: .seconds(30)) { pair.isConnected })
-        if case .bbr = pair.clientConnection?.recovery.controller {} else if algorithm == .bbr {
-            Issue.record("the client connection is not using BBR")
-        }
+        #expect(pair.clientConnection?.recovery.controller.algorithm == algorithm, "the client connection uses \(algorithm)")
+        #expect(pair.serverConnection?.recovery.controller.algorithm == algorithm, "the server connection uses \(algorithm)")
         let transfer = StreamTransfer(pair: pair, sizes: [size])
         return (transfer.run(), transfer, pair)
     }
