@@ -158,7 +158,6 @@ extension Connection {
         }
         let payloadLimit = writer.buffer.count - CipherSuite.tagLength
         let firstFrame = recovery.frameCursor(space)
-        var ackEliciting = false
         var containsAck = false
 
         // ACK first: it is small and the peer's recovery depends on it.
@@ -178,11 +177,13 @@ extension Connection {
             }
         }
 
+        // Every frame recorded after the ACK is ack-eliciting (RFC 9002 §2: only ACK, PADDING and
+        // CONNECTION_CLOSE are not, and those are not recorded here), so the packet is
+        // ack-eliciting when the record grew past this point. (A flag set by `record` made the
+        // closure capture a mutable local, which costs a dynamic exclusivity check per frame.)
+        let firstAckElicitingFrame = recovery.frameCursor(space)
         if allowAckEliciting {
-            func record(_ frame: SentFrame) {
-                recovery.recordFrame(frame, space: space)
-                ackEliciting = true
-            }
+            func record(_ frame: SentFrame) { recovery.recordFrame(frame, space: space) }
             if level == .oneRTT && handshakeDonePending && writer.offset + 1 <= payloadLimit {
                 Frame.handshakeDone.encode(into: &writer)
                 handshakeDonePending = false
@@ -203,7 +204,7 @@ extension Connection {
                 writeApplicationFrames(level: level, writer: &writer, limit: payloadLimit, now: now, record: record)
             }
             let wantsPing = probes[spaceIndex] > 0 || (level == .oneRTT && pingPending)
-            if wantsPing && !ackEliciting && writer.offset + 1 <= payloadLimit {
+            if wantsPing && recovery.frameCursor(space) == firstAckElicitingFrame && writer.offset + 1 <= payloadLimit {
                 Frame.ping.encode(into: &writer)
                 record(.ping)
                 if level == .oneRTT { pingPending = false }
@@ -214,6 +215,7 @@ extension Connection {
             writer.offset = start
             return
         }
+        let ackEliciting = recovery.frameCursor(space) > firstAckElicitingFrame
         // The header-protection sample needs 4 bytes of packet number and payload (RFC 9001 §5.4.2).
         let shortfall = 4 - (writer.offset - header.packetNumberOffset)
         if shortfall > 0 { writer.writeZeros(shortfall) }
