@@ -61,9 +61,10 @@ final class RecvStream {
             return .accepted(newBytes: 0)
         }
         let newBytes = end > highestReceived ? end - highestReceived : 0
-        // Bytes already read need no storing; the rest goes into the ring.
+        // Bytes already read need no storing; the rest goes into the ring. Nothing at or above
+        // `highestReceived` was received yet (in-order data: no lookup).
         let start = max(offset, readOffset)
-        if start < end && !received.contains(start..<end) {
+        if start < end && (start >= highestReceived || !received.contains(start..<end)) {
             if received.count >= RecvStream.maxReceivedRanges, !received.contains(start), !touchesExistingRange(start..<end) {
                 return .refused
             }

@@ -58,7 +58,7 @@ public struct ByteReader {
         VarInt(unchecked: try readVarIntValue())
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func readVarIntValue() throws(WireError) -> UInt64 {
         guard offset < bytes.count else { throw .truncated }
         let first = bytes[offset]

@@ -9,7 +9,8 @@ public struct ConnectionID: Hashable, Sendable, CustomStringConvertible {
     @usableFromInline var words: (UInt64, UInt64, UInt64)
     @usableFromInline var storedLength: UInt8
 
-    public static let empty = ConnectionID()
+    /// Computed, not a stored global: reading a global goes through a lazy-initialization check.
+    @inlinable public static var empty: ConnectionID { ConnectionID() }
 
     @inlinable public init() {
         words = (0, 0, 0)
