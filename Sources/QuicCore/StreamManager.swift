@@ -340,6 +340,7 @@ final class StreamManager {
         notifyReadable(entry, recv)
     }
 
+    /// (Always inlined: called for every STREAM frame, with the receiving half already at hand.)
     @inline(__always)
     private func notifyReadable(_ entry: StreamEntry, _ recv: RecvStream) {
         guard recv.isReadable, !entry.readableNotified else { return }

@@ -48,7 +48,8 @@ struct StreamTable {
     }
 
     /// Calls `body` with the entry for `id` (nil when there is none) without retaining it: the
-    /// table holds the entry throughout, and `body` must not remove it. The receive path's lookup.
+    /// table holds the entry throughout, and `body` must not remove it. The receive path's lookup,
+    /// always inlined so that the closure is inlined into the caller with it.
     @inline(__always)
     func withEntry<Result>(_ id: StreamID, _ body: (StreamEntry) -> Result) -> Result? {
         let kind = Int(id.rawValue & 3)

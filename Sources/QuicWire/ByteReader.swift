@@ -58,6 +58,8 @@ public struct ByteReader {
         VarInt(unchecked: try readVarIntValue())
     }
 
+    // Always inlined: three per STREAM frame, and the optimizer left it a call once the load
+    // switch made it larger.
     @inlinable @inline(__always)
     public mutating func readVarIntValue() throws(WireError) -> UInt64 {
         guard offset < bytes.count else { throw .truncated }
