@@ -36,13 +36,8 @@ extension Connection {
         while offset < datagram.count, state != .closed, state != .draining {
             let header: PacketHeader
             do {
-                if datagram[offset] & 0x80 == 0 {
-                    header = try PacketHeader.parseShortHeader(
-                        UnsafeRawBufferPointer(datagram), at: offset, shortHeaderCIDLength: localCIDLength)
-                } else {
-                    header = try PacketHeader.parse(
-                        UnsafeRawBufferPointer(datagram), at: offset, shortHeaderCIDLength: localCIDLength)
-                }
+                header = try PacketHeader.parse(
+                    UnsafeRawBufferPointer(datagram), at: offset, shortHeaderCIDLength: localCIDLength)
             } catch {
                 break
             }

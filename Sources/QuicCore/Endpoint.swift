@@ -201,14 +201,7 @@ public final class Endpoint {
             let destination = ConnectionID(UnsafeRawBufferPointer(rebasing: datagram[1..<(1 + shortHeaderCIDLength)])),
             let handle = routes[destination], connections[handle.index] != nil
         {
-            // Used without retaining it: `connections` holds it throughout, and only
-            // `processEvents`, called after, can free it.
-            let needsEvents = Unmanaged.passUnretained(connections[handle.index].unsafelyUnwrapped)._withUnsafeGuaranteedRef {
-                connection in
-                connection.handle(datagram: datagram, from: remote, to: local, ecn: ecn, now: now)
-                return connection.hasEndpointWork
-            }
-            if needsEvents || needsEventsOutsideConnection(handle) { processEvents(of: handle) }
+            deliver(datagram, to: handle, from: remote, to: local, ecn: ecn, now: now)
             return .delivered(handle)
         }
         let invariant: InvariantHeader
@@ -224,8 +217,8 @@ public final class Endpoint {
             return versionNegotiation(invariant, datagramSize: datagram.count, remote: remote, into: replyBuffer)
         }
         let destination = ConnectionID(invariant.destinationCID)
-        if let destination, let handle = routes[destination] ?? initialRoutes[destination], let connection = connection(handle) {
-            deliver(datagram, to: handle, connection, from: remote, to: local, ecn: ecn, now: now)
+        if let destination, let handle = routes[destination] ?? initialRoutes[destination], connection(handle) != nil {
+            deliver(datagram, to: handle, from: remote, to: local, ecn: ecn, now: now)
             return .delivered(handle)
         }
         guard invariant.isLongHeader else {
@@ -269,14 +262,21 @@ public final class Endpoint {
                 sourceCID: header.sourceCID, token: Array(header.token), addressValidation: validation, receivedAt: now, ecn: ecn, datagram: Array(datagram)))
     }
 
-    /// Hands a datagram to its connection and applies the routing changes that caused.
+    /// Hands a datagram to the connection of `handle` (which must be live) and applies the routing
+    /// changes that caused.
     private func deliver(
-        _ datagram: UnsafeMutableRawBufferPointer, to handle: ConnectionHandle, _ connection: Connection,
-        from remote: SocketAddress, to local: SocketAddress?, ecn: ECNCodepoint, now: Instant
+        _ datagram: UnsafeMutableRawBufferPointer, to handle: ConnectionHandle, from remote: SocketAddress,
+        to local: SocketAddress?, ecn: ECNCodepoint, now: Instant
     ) {
-        connection.handle(datagram: datagram, from: remote, to: local, ecn: ecn, now: now)
+        // Used without retaining it: `connections` holds it throughout, and only `processEvents`,
+        // called after, can free it.
+        let needsEvents = Unmanaged.passUnretained(connections[handle.index].unsafelyUnwrapped)._withUnsafeGuaranteedRef {
+            connection in
+            connection.handle(datagram: datagram, from: remote, to: local, ecn: ecn, now: now)
+            return connection.hasEndpointWork
+        }
         // Most datagrams change no routes: skip the bookkeeping then.
-        if connection.hasEndpointWork || needsEventsOutsideConnection(handle) { processEvents(of: handle) }
+        if needsEvents || needsEventsOutsideConnection(handle) { processEvents(of: handle) }
     }
 
     /// Whether `processEvents` has work for `handle` besides the connection's own events: freeing
@@ -531,10 +531,10 @@ public final class Endpoint {
         to local: SocketAddress?, ecn: ECNCodepoint, now: Instant, into buffer: UnsafeMutableRawBufferPointer
     ) -> DatagramEvent {
         if !resetTokens.isEmpty, let token = StatelessReset.candidateToken(in: UnsafeRawBufferPointer(datagram)),
-            let handle = resetTokens[token], let connection = connection(handle)
+            let handle = resetTokens[token], connection(handle) != nil
         {
             statistics.statelessResetsReceived += 1
-            deliver(datagram, to: handle, connection, from: remote, to: local, ecn: ecn, now: now)
+            deliver(datagram, to: handle, from: remote, to: local, ecn: ecn, now: now)
             return .delivered(handle)
         }
         guard let server = configuration.server, let destination else { return .dropped(.unknownConnection) }

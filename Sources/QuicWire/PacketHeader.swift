@@ -27,18 +27,30 @@ public struct PacketHeader {
     /// Throws for anything that is not a well-formed packet of a supported version; the caller
     /// drops such packets (RFC 9000 §5.2). Packets with the fixed bit clear are rejected unless the
     /// peer advertised grease_quic_bit (RFC 9287), which `acceptZeroFixedBit` says.
+    ///
+    /// Inlinable, and so is the 1-RTT case (nearly every packet); long headers are parsed out of
+    /// line.
+    @inlinable
     public static func parse(
         _ datagram: UnsafeRawBufferPointer, at start: Int = 0, shortHeaderCIDLength: Int,
         acceptZeroFixedBit: Bool = false
     ) throws(WireError) -> PacketHeader {
-        var reader = ByteReader(datagram, offset: start)
-        let first = try reader.readUInt8()
-        let empty = UnsafeRawBufferPointer(start: nil, count: 0)
-
-        if first & 0x80 == 0 {
+        guard start < datagram.count else { throw .truncated }
+        if datagram[start] & 0x80 == 0 {
             return try parseShortHeader(
                 datagram, at: start, shortHeaderCIDLength: shortHeaderCIDLength, acceptZeroFixedBit: acceptZeroFixedBit)
         }
+        return try parseLongHeader(datagram, at: start, acceptZeroFixedBit: acceptZeroFixedBit)
+    }
+
+    /// `parse` for a first byte with the high bit set.
+    @usableFromInline
+    static func parseLongHeader(
+        _ datagram: UnsafeRawBufferPointer, at start: Int, acceptZeroFixedBit: Bool
+    ) throws(WireError) -> PacketHeader {
+        var reader = ByteReader(datagram, offset: start)
+        let first = try reader.readUInt8()
+        let empty = UnsafeRawBufferPointer(start: nil, count: 0)
 
         let version = QuicVersion(rawValue: try reader.readUInt32())
         let dcid = try reader.readConnectionIDWithLength()
@@ -83,10 +95,9 @@ public struct PacketHeader {
     }
 
     /// Parses the 1-RTT packet (short header, RFC 9000 §17.3.1) at `start`: what `parse` does for
-    /// a first byte with the high bit clear, inlined into the receive path, where nearly every
-    /// packet is one of these.
+    /// a first byte with the high bit clear.
     @inlinable
-    public static func parseShortHeader(
+    static func parseShortHeader(
         _ datagram: UnsafeRawBufferPointer, at start: Int, shortHeaderCIDLength: Int, acceptZeroFixedBit: Bool = false
     ) throws(WireError) -> PacketHeader {
         var reader = ByteReader(datagram, offset: start)
